@@ -1,0 +1,44 @@
+# -*- coding: utf-8 -*-
+# Copyright: virtfleet maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment(object):
+    # Pairs with _spec.CONNECTION.
+    DOCUMENTATION = r"""
+options:
+  uri:
+    description:
+      - libvirt connection URI of the hypervisor to converge.
+    type: str
+    default: qemu:///system
+requirements:
+  - libvirt-python on the managed host (the Python that runs the module)
+"""
+
+    # Pairs with _spec.RESTART.
+    RESTART = r"""
+options:
+  restart:
+    description:
+      - What to do when a change can only take effect at the next boot of a running guest.
+      - V(never) writes the change to the persistent definition and reports it in RV(results[].restart_fields)
+        with RV(results[].pending_restart=true); the running guest is left alone.
+      - V(if_needed) shuts the guest down gracefully (O(shutdown_timeout), then destroy only with
+        O(force_stop=true)) and starts it again.
+    type: str
+    choices: [never, if_needed]
+    default: never
+"""
+
+    ATTRIBUTES = r"""
+attributes:
+  check_mode:
+    support: full
+    description: Reports exactly what a real run would change (the same plan), and changes nothing.
+  diff_mode:
+    support: full
+    description: Before/after of the declared fields of each changed guest, as data, never XML.
+"""

@@ -1,0 +1,323 @@
+# -*- coding: utf-8 -*-
+# Copyright: virtfleet maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""libvirt backend: read current guests, resolve references, apply plans.
+
+One connection per module run, closed by ``close()``. Never calls exit_json/fail_json
+and never reads check mode: the runner decides whether ``apply`` runs at all.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+import xml.etree.ElementTree as ET
+
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import (
+    BackendError, SpecError)
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _render_libvirt as render
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._plan import disk_key, nic_key
+
+try:
+    import libvirt
+except ImportError:
+    libvirt = None
+    LIBVIRT_IMPORT_ERROR = traceback.format_exc()
+else:
+    LIBVIRT_IMPORT_ERROR = None
+
+_TRANSIENT = ("asynchronous job", "cannot acquire state change lock", "timed out during operation",
+              "is busy", "resource busy", "another job", "try again")
+_STATE_NAMES = {1: "running", 2: "running", 3: "paused", 7: "paused"}
+
+
+def _state_name(code):
+    return _STATE_NAMES.get(code, "stopped")
+
+
+class LibvirtBackend(object):
+    name = "libvirt"
+
+    def __init__(self, uri, retries=6, sleep=time.sleep):
+        self.uri = uri
+        self.retries = retries
+        self.sleep = sleep
+        self._conn = None
+        self._domains = None
+        self._pools = {}
+        self._machines = None
+
+    # -- connection and retries ------------------------------------------------
+    @property
+    def conn(self):
+        if self._conn is None:
+            try:
+                self._conn = libvirt.open(self.uri)
+            except libvirt.libvirtError as e:
+                raise BackendError("cannot connect to %s: %s" % (self.uri, e), None, "uri")
+        return self._conn
+
+    def close(self):
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None
+
+    def call(self, what, fn, *args, **kwargs):
+        """Run a libvirt call, retrying transient refusals with a bounded backoff."""
+        delay = 0.1
+        for attempt in range(self.retries + 1):
+            try:
+                return fn(*args, **kwargs)
+            except libvirt.libvirtError as e:
+                text = str(e).lower()
+                if attempt < self.retries and any(t in text for t in _TRANSIENT):
+                    self.sleep(delay)
+                    delay = min(delay * 2, 2.0)
+                    continue
+                raise BackendError("%s failed: %s" % (what, e), None, None,
+                                   code=e.get_error_code())
+        raise AssertionError("unreachable")
+
+    # -- reading ---------------------------------------------------------------
+    def domains(self):
+        if self._domains is None:
+            self._domains = {d.name(): d for d in self.call("list domains", self.conn.listAllDomains, 0)}
+        return self._domains
+
+    def current(self, name):
+        dom = self.domains().get(name)
+        if dom is None:
+            return None
+        state = _state_name(self.call("read state", dom.state)[0])
+        config_xml = self.call("read definition", dom.XMLDesc, libvirt.VIR_DOMAIN_XML_INACTIVE)
+        config = render.parse_domain(config_xml)
+        live = None
+        if state != "stopped":
+            live = render.parse_domain(self.call("read live definition", dom.XMLDesc, 0),
+                                       config_cpu_mode=config["cpu_mode"])
+        return {"config": config, "config_xml": config_xml, "live": live, "state": state,
+                "autostart": bool(self.call("read autostart", dom.autostart)),
+                "managed": config["managed"]}
+
+    def managed_names(self):
+        """Names of guests that carry virtfleet's marker (candidates for prune)."""
+        out = []
+        for name, dom in self.domains().items():
+            xml = self.call("read definition", dom.XMLDesc, libvirt.VIR_DOMAIN_XML_INACTIVE)
+            if render.is_managed(ET.fromstring(xml)):
+                out.append(name)
+        return sorted(out)
+
+    def final_state(self, name):
+        try:
+            dom = self.conn.lookupByName(name)
+        except libvirt.libvirtError:
+            return "absent"
+        return _state_name(dom.state()[0])
+
+    # -- references ------------------------------------------------------------
+    def _pool(self, name):
+        if name not in self._pools:
+            try:
+                self._pools[name] = self.conn.storagePoolLookupByName(name)
+            except libvirt.libvirtError:
+                self._pools[name] = None
+        return self._pools[name]
+
+    def _canonical_machines(self, virt_type):
+        if self._machines is None:
+            self._machines = {}
+            caps = ET.fromstring(self.call("read capabilities", self.conn.getCapabilities))
+            for guest in caps.findall("guest"):
+                if guest.findtext("arch") and guest.find("arch").get("name") != "x86_64":
+                    continue
+                for dom in guest.findall("arch/domain"):
+                    table = self._machines.setdefault(dom.get("type"), {})
+                    machines = dom.findall("machine") or guest.findall("arch/machine")
+                    for m in machines:
+                        table[m.text] = m.get("canonical") or m.text
+        return self._machines.get(virt_type, {})
+
+    def resolve(self, guest):
+        """Check every reference of a guest (pools, volumes, networks, files, machine)
+        and fill in what the renderer needs (disk formats). Raises SpecError."""
+        name = guest["name"]
+        if guest["state"] == "absent":
+            return guest
+        machines = self._canonical_machines(guest["virt_type"])
+        if not machines:
+            raise SpecError("this host offers no '%s' domains on x86_64" % guest["virt_type"],
+                            name, "virt_type")
+        if guest.get("machine"):
+            if guest["machine"] not in machines:
+                raise SpecError("unknown machine type %r for virt_type %s (e.g. %s)"
+                                % (guest["machine"], guest["virt_type"],
+                                   ", ".join(sorted(k for k in machines if "." not in k)[:6])),
+                                name, "machine")
+            guest["machine"] = machines[guest["machine"]]
+        for i, disk in enumerate(guest["disks"]):
+            field = "disks[%d]" % i
+            if disk["volume"]:
+                pool = self._pool(disk["pool"])
+                if pool is None:
+                    raise SpecError("storage pool %r does not exist" % disk["pool"], name, field + ".pool")
+                try:
+                    vol = pool.storageVolLookupByName(disk["volume"])
+                except libvirt.libvirtError:
+                    raise SpecError("volume %r not found in pool %r" % (disk["volume"], disk["pool"]),
+                                    name, field + ".volume")
+                fmt = ET.fromstring(vol.XMLDesc(0)).find("target/format")
+                disk["format"] = fmt.get("type") if fmt is not None else "raw"
+            else:
+                if not os.path.exists(disk["path"]):
+                    raise SpecError("file %r does not exist" % disk["path"], name, field + ".path")
+                disk["is_block"] = os.path.exists(disk["path"]) and not os.path.isfile(disk["path"])
+                disk["format"] = _sniff_format(disk["path"])
+        for i, nic in enumerate(guest["interfaces"]):
+            if nic["network"]:
+                try:
+                    self.conn.networkLookupByName(nic["network"])
+                except libvirt.libvirtError:
+                    raise SpecError("network %r does not exist" % nic["network"], name,
+                                    "interfaces[%d].network" % i)
+            elif not os.path.isdir("/sys/class/net/%s/bridge" % nic["bridge"]):
+                raise SpecError("%r is not a bridge on this host" % nic["bridge"], name,
+                                "interfaces[%d].bridge" % i)
+        return guest
+
+    # -- applying --------------------------------------------------------------
+    def apply(self, plan, current):
+        """Carry out one plan. Returns nothing; raises BackendError naming the guest."""
+        name = plan["name"]
+        try:
+            if plan["action"] == "delete":
+                self._delete(name, plan["desired"], current)
+            elif plan["action"] in ("create", "update"):
+                self._converge(plan, current)
+        except BackendError as e:
+            e.obj = name
+            raise
+
+    def _lookup(self, name):
+        return self.call("look up", self.conn.lookupByName, name)
+
+    def _converge(self, plan, current):
+        desired = plan["desired"]
+        if plan["define"]:
+            xml = render.render_domain(desired, current["config_xml"] if current else None)
+            dom = self.call("define", self.conn.defineXML, xml)
+        else:
+            dom = self._lookup(desired["name"])
+        live_xml = None
+        for op, arg in plan["live_ops"]:
+            if op == "set_memory":
+                self.call("set memory", dom.setMemoryFlags, arg * 1024, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+            elif op == "set_vcpus":
+                self.call("set vcpus", dom.setVcpusFlags, arg, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+            elif op == "set_cpu_shares":
+                self.call("set cpu_shares", dom.setSchedulerParametersFlags, {"cpu_shares": arg},
+                          libvirt.VIR_DOMAIN_AFFECT_LIVE)
+            else:
+                live_xml = live_xml or ET.fromstring(self.call("read live definition", dom.XMLDesc, 0))
+                self._hotplug(dom, op, arg, live_xml)
+        if plan["autostart"] is not None:
+            self.call("set autostart", dom.setAutostart, 1 if plan["autostart"] else 0)
+        if plan.get("restart"):
+            self._stop(dom, desired)
+        if plan["state_to"]:
+            self._to_state(dom, desired, plan["state_to"])
+
+    def _hotplug(self, dom, op, arg, live_xml):
+        devices = live_xml.find("devices")
+        flags = libvirt.VIR_DOMAIN_AFFECT_LIVE
+        if op == "attach_disk":
+            used = {t.get("dev") for t in devices.findall("disk/target")}
+            prefix = {"virtio": "vd", "scsi": "sd"}[arg["bus"]]
+            dev = next(prefix + c for c in "abcdefghijklmnopqrstuvwxyz" if prefix + c not in used)
+            xml = ET.tostring(render.disk_element(arg, dev), encoding="unicode")
+            self.call("attach disk", dom.attachDeviceFlags, xml, flags)
+        elif op == "attach_interface":
+            xml = ET.tostring(render.nic_element(arg), encoding="unicode")
+            self.call("attach interface", dom.attachDeviceFlags, xml, flags)
+        else:
+            tag, parse, key = (("disk", render.parse_disk, disk_key) if op == "detach_disk"
+                               else ("interface", render.parse_nic, nic_key))
+            for elem in devices.findall(tag):
+                parsed = parse(elem)
+                if parsed and key(parsed) == key(arg):
+                    self.call(op.replace("_", " "), dom.detachDeviceFlags,
+                              ET.tostring(elem, encoding="unicode"), flags)
+                    break
+
+    def _to_state(self, dom, guest, want):
+        state = _state_name(self.call("read state", dom.state)[0])
+        if want == "running":
+            if state == "stopped":
+                self.call("start", dom.create)
+            elif state == "paused":
+                self.call("resume", dom.resume)
+        elif want == "paused":
+            if state == "stopped":
+                self.call("start paused", dom.createWithFlags, libvirt.VIR_DOMAIN_START_PAUSED)
+            elif state == "running":
+                self.call("suspend", dom.suspend)
+        elif want == "stopped" and state != "stopped":
+            self._stop(dom, guest)
+
+    def _stop(self, dom, guest):
+        """ACPI shutdown, wait up to shutdown_timeout; destroy only with force_stop."""
+        if _state_name(dom.state()[0]) == "paused":
+            self.call("resume", dom.resume)
+        self.call("shutdown", dom.shutdown)
+        deadline = time.monotonic() + guest["shutdown_timeout"]
+        while time.monotonic() < deadline:
+            if not dom.isActive():
+                return
+            time.sleep(0.5)
+        if not dom.isActive():
+            return
+        if not guest["force_stop"]:
+            raise BackendError("did not shut down within shutdown_timeout=%ss; set force_stop: true "
+                               "to power it off after the timeout" % guest["shutdown_timeout"],
+                               guest["name"], "state")
+        self.call("destroy", dom.destroy)
+
+    def _delete(self, name, desired, current):
+        dom = self._lookup(name)
+        if dom.isActive():
+            self.call("destroy", dom.destroy)
+        flags = (libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+                 | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+                 | libvirt.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA
+                 | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
+        self.call("undefine", dom.undefineFlags, flags)
+        if desired.get("remove_storage"):
+            for disk in current["config"]["disks"]:
+                if disk["device"] == "disk" and not disk["readonly"]:
+                    self._remove_disk(disk)
+
+    def _remove_disk(self, disk):
+        if disk["volume"]:
+            pool = self._pool(disk["pool"])
+            vol = self.call("look up volume", pool.storageVolLookupByName, disk["volume"])
+        else:
+            try:
+                vol = self.conn.storageVolLookupByPath(disk["path"])
+            except libvirt.libvirtError:
+                vol = None
+                if os.path.isfile(disk["path"]):
+                    os.unlink(disk["path"])
+        if vol is not None:
+            self.call("delete volume", vol.delete, 0)
+
+
+def _sniff_format(path):
+    """qcow2 files start with 'QFI\\xfb'; anything else is used raw."""
+    try:
+        with open(path, "rb") as f:
+            return "qcow2" if f.read(4) == b"QFI\xfb" else "raw"
+    except (IOError, OSError):
+        return "raw"

@@ -1,0 +1,260 @@
+# -*- coding: utf-8 -*-
+# Copyright: virtfleet maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Guest model <-> libvirt domain XML, both ways.
+
+``parse_domain`` reads only the fields virtfleet manages, so everything libvirt adds
+(addresses, aliases, controllers, generated MACs, seclabels) never looks like a change.
+``render_domain`` edits those fields in place in the existing persistent XML, so what
+virtfleet does not manage (graphics, consoles, extra devices) is kept as it is.
+Pure: no libvirt import, unit-testable on recorded XML.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+MARKER_NS = "https://virtfleet.dev/xmlns/guest/1"
+MARKER_TAG = "{%s}guest" % MARKER_NS
+ET.register_namespace("virtfleet", MARKER_NS)
+
+_DEV_PREFIX = {"virtio": "vd", "sata": "sd", "scsi": "sd", "ide": "hd"}
+KIB_PER_MIB = 1024
+
+
+def _unit_to_mib(elem):
+    if elem is None or not (elem.text or "").strip():
+        return None
+    value = int(elem.text.strip())
+    unit = (elem.get("unit") or "KiB").lower()
+    factor = {"b": 1.0 / 1048576, "bytes": 1.0 / 1048576, "k": 1.0 / 1024, "kib": 1.0 / 1024,
+              "m": 1, "mib": 1, "g": 1024, "gib": 1024}.get(unit, 1.0 / 1024)
+    return int(value * factor)
+
+
+def is_managed(root):
+    md = root.find("metadata")
+    return md is not None and md.find(MARKER_TAG) is not None
+
+
+def parse_domain(xml, config_cpu_mode=None):
+    """Return the managed fields of a domain XML as a guest-model dict.
+
+    ``config_cpu_mode``: for live XML, the mode in the persistent config; libvirt
+    expands a running host-model CPU to mode='custom', which is not a change.
+    """
+    root = ET.fromstring(xml) if isinstance(xml, str) else xml
+    g = {"name": root.findtext("name"), "uuid": root.findtext("uuid"),
+         "virt_type": root.get("type"), "managed": is_managed(root)}
+    os_type = root.find("os/type")
+    g["machine"] = os_type.get("machine") if os_type is not None else None
+    vcpu = root.find("vcpu")
+    g["max_vcpus"] = int(vcpu.text) if vcpu is not None else 1
+    g["vcpus"] = int(vcpu.get("current", vcpu.text)) if vcpu is not None else 1
+    g["max_memory"] = _unit_to_mib(root.find("memory"))
+    g["memory"] = _unit_to_mib(root.find("currentMemory")) or g["max_memory"]
+    cpu = root.find("cpu")
+    mode = cpu.get("mode") if cpu is not None else None
+    if mode == "custom" and config_cpu_mode == "host-model":
+        mode = "host-model"
+    g["cpu_mode"] = mode if mode in ("host-passthrough", "host-model") else "default"
+    g["hugepages"] = root.find("memoryBacking/hugepages") is not None
+    shares = root.findtext("cputune/shares")
+    g["cpu_shares"] = int(shares) if shares else None
+    g["disks"] = [parse_disk(d) for d in root.findall("devices/disk")
+                  if d.get("device", "disk") in ("disk", "cdrom")]
+    g["interfaces"] = [n for n in (parse_nic(i) for i in root.findall("devices/interface")) if n]
+    return g
+
+
+def parse_disk(elem):
+    src = elem.find("source")
+    src = src if src is not None else ET.Element("source")
+    target = elem.find("target")
+    device = elem.get("device", "disk")
+    disk = {"volume": None, "pool": None, "path": None, "device": device,
+            "bus": target.get("bus") if target is not None else None,
+            "readonly": device == "cdrom" or elem.find("readonly") is not None}
+    if elem.get("type") == "volume":
+        disk["volume"], disk["pool"] = src.get("volume"), src.get("pool")
+    else:
+        disk["path"] = src.get("file") or src.get("dev")
+    return disk
+
+
+def parse_nic(elem):
+    kind = elem.get("type")
+    if kind not in ("network", "bridge"):
+        return None
+    src = elem.find("source")
+    mac = elem.find("mac")
+    model = elem.find("model")
+    return {"network": src.get("network") if kind == "network" and src is not None else None,
+            "bridge": src.get("bridge") if kind == "bridge" and src is not None else None,
+            "model": model.get("type") if model is not None else None,
+            "mac": mac.get("address").lower() if mac is not None else None}
+
+
+def _set_child(parent, tag, text=None, attrib=None, index=None):
+    elem = parent.find(tag)
+    if elem is None:
+        elem = ET.Element(tag)
+        if index is None:
+            parent.append(elem)
+        else:
+            parent.insert(index, elem)
+    if attrib is not None:
+        elem.attrib.clear()
+        elem.attrib.update(attrib)
+    if text is not None:
+        elem.text = str(text)
+    return elem
+
+
+def _skeleton(name):
+    root = ET.Element("domain")
+    ET.SubElement(root, "name").text = name
+    os_el = ET.SubElement(root, "os")
+    ET.SubElement(os_el, "type", {"arch": "x86_64"}).text = "hvm"
+    ET.SubElement(os_el, "boot", {"dev": "hd"})
+    feats = ET.SubElement(root, "features")
+    ET.SubElement(feats, "acpi")
+    ET.SubElement(feats, "apic")
+    ET.SubElement(root, "on_poweroff").text = "destroy"
+    ET.SubElement(root, "on_reboot").text = "restart"
+    ET.SubElement(root, "on_crash").text = "destroy"
+    devices = ET.SubElement(root, "devices")
+    ET.SubElement(devices, "serial", {"type": "pty"})
+    ET.SubElement(devices, "console", {"type": "pty"})
+    ET.SubElement(devices, "memballoon", {"model": "virtio"})
+    return root
+
+
+def disk_element(disk, dev):
+    """One <disk>; ``disk['format']`` (qcow2|raw) is filled in by the backend."""
+    if disk.get("volume"):
+        elem = ET.Element("disk", {"type": "volume", "device": disk["device"]})
+        ET.SubElement(elem, "driver", {"name": "qemu", "type": disk.get("format") or "raw"})
+        ET.SubElement(elem, "source", {"pool": disk["pool"], "volume": disk["volume"]})
+    else:
+        kind = "block" if disk.get("is_block") else "file"
+        elem = ET.Element("disk", {"type": kind, "device": disk["device"]})
+        ET.SubElement(elem, "driver", {"name": "qemu", "type": disk.get("format") or "raw"})
+        ET.SubElement(elem, "source", {"dev" if kind == "block" else "file": disk["path"]})
+    ET.SubElement(elem, "target", {"dev": dev, "bus": disk["bus"]})
+    if disk["readonly"]:
+        ET.SubElement(elem, "readonly")
+    return elem
+
+
+def target_names(disks):
+    """vda, vdb … per bus family, in declaration order."""
+    counters, names = {}, []
+    for d in disks:
+        prefix = _DEV_PREFIX[d["bus"]]
+        i = counters.get(prefix, 0)
+        counters[prefix] = i + 1
+        names.append(prefix + (chr(ord("a") + i) if i < 26 else "a" + chr(ord("a") + i - 26)))
+    return names
+
+
+def nic_element(nic):
+    kind = "network" if nic.get("network") else "bridge"
+    elem = ET.Element("interface", {"type": kind})
+    if nic.get("mac"):
+        ET.SubElement(elem, "mac", {"address": nic["mac"]})
+    ET.SubElement(elem, "source", {kind: nic[kind]})
+    ET.SubElement(elem, "model", {"type": nic["model"]})
+    return elem
+
+
+def render_domain(guest, base_xml=None):
+    """Domain XML for ``guest``: the persistent ``base_xml`` with the managed fields
+    set, or a minimal new domain. Disks and NICs get their MACs carried over by the
+    planner before this is called."""
+    root = ET.fromstring(base_xml) if base_xml else _skeleton(guest["name"])
+    root.set("type", guest["virt_type"])
+    if guest.get("machine"):
+        root.find("os/type").set("machine", guest["machine"])
+    idx = list(root).index(root.find("name")) + 1
+    if root.find("uuid") is not None:
+        idx += 1
+    md = _set_child(root, "metadata", index=idx)
+    marker = md.find(MARKER_TAG)
+    if marker is None:
+        marker = ET.SubElement(md, MARKER_TAG)
+    marker.text = json.dumps({"managed_by": "virtfleet.hypervisor", "version": 1}, sort_keys=True)
+
+    max_mem = max(guest.get("max_memory") or guest["memory"], guest["memory"])
+    _set_child(root, "memory", max_mem * KIB_PER_MIB, {"unit": "KiB"})
+    _set_child(root, "currentMemory", guest["memory"] * KIB_PER_MIB, {"unit": "KiB"})
+    max_vcpus = max(guest.get("max_vcpus") or guest["vcpus"], guest["vcpus"])
+    vcpu_attr = {"placement": "static"}
+    if max_vcpus != guest["vcpus"]:
+        vcpu_attr["current"] = str(guest["vcpus"])
+    _set_child(root, "vcpu", max_vcpus, vcpu_attr)
+    root.find("vcpu").text = str(max_vcpus)
+
+    mb = root.find("memoryBacking")
+    if guest["hugepages"]:
+        mb = mb if mb is not None else _set_child(root, "memoryBacking")
+        if mb.find("hugepages") is None:
+            ET.SubElement(mb, "hugepages")
+    elif mb is not None and mb.find("hugepages") is not None:
+        mb.remove(mb.find("hugepages"))
+        if len(mb) == 0:
+            root.remove(mb)
+
+    if guest.get("cpu_shares") is not None:
+        ct = _set_child(root, "cputune")
+        _set_child(ct, "shares", guest["cpu_shares"])
+
+    cpu = root.find("cpu")
+    if guest["cpu_mode"] == "default":
+        if cpu is not None:
+            root.remove(cpu)
+    else:
+        if cpu is None:
+            cpu = ET.SubElement(root, "cpu")
+        cpu.attrib.clear()
+        cpu.attrib.update({"mode": guest["cpu_mode"], "check": "none"})
+        for child in list(cpu):
+            if child.tag in ("model", "vendor", "feature"):
+                cpu.remove(child)
+
+    devices = root.find("devices")
+    existing = parse_domain(root) if base_xml else {"disks": None, "interfaces": None}
+    if existing["disks"] != [_disk_identity(d) for d in guest["disks"]]:
+        _replace_disks(devices, guest["disks"])
+    if existing["interfaces"] != [dict(n) for n in guest["interfaces"]]:
+        _replace_nics(devices, guest["interfaces"])
+    return ET.tostring(root, encoding="unicode")
+
+
+def _disk_identity(disk):
+    return {k: disk.get(k) for k in ("volume", "pool", "path", "device", "bus", "readonly")}
+
+
+def _first_device_pos(devices):
+    return 1 if devices.find("emulator") is not None else 0
+
+
+def _replace_disks(devices, disks):
+    for d in devices.findall("disk"):
+        if d.get("device", "disk") in ("disk", "cdrom"):
+            devices.remove(d)
+    pos = _first_device_pos(devices)
+    for disk, dev in zip(disks, target_names(disks)):
+        devices.insert(pos, disk_element(disk, dev))
+        pos += 1
+
+
+def _replace_nics(devices, nics):
+    for n in devices.findall("interface"):
+        if n.get("type") in ("network", "bridge"):
+            devices.remove(n)
+    pos = _first_device_pos(devices) + len(devices.findall("disk"))
+    for nic in nics:
+        devices.insert(pos, nic_element(nic))
+        pos += 1

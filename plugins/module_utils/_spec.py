@@ -1,0 +1,74 @@
+# -*- coding: utf-8 -*-
+# Copyright: virtfleet maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Argument specs shared by the modules. Each dict pairs with one doc fragment in
+plugins/doc_fragments/ (sanity's validate-modules catches drift between them)."""
+
+from __future__ import annotations
+
+import copy
+
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import (
+    CPU_MODES, DISK_BUSES, DISK_DEVICES, GUEST_DEFAULTS, NIC_MODELS, STATES, VIRT_TYPES)
+
+# doc fragment: virtfleet.hypervisor.connection
+CONNECTION = {
+    "uri": {"type": "str", "default": "qemu:///system"},
+}
+
+_DISK = {
+    "volume": {"type": "str"},
+    "pool": {"type": "str"},
+    "path": {"type": "path"},
+    "device": {"type": "str", "choices": list(DISK_DEVICES), "default": "disk"},
+    "readonly": {"type": "bool"},
+    "bus": {"type": "str", "choices": list(DISK_BUSES)},
+}
+_NIC = {
+    "network": {"type": "str"},
+    "bridge": {"type": "str"},
+    "model": {"type": "str", "choices": list(NIC_MODELS), "default": "virtio"},
+    "mac": {"type": "str"},
+}
+
+# doc fragment: virtfleet.hypervisor.guest_spec
+GUEST = {
+    "name": {"type": "str", "required": True},
+    "state": {"type": "str", "choices": list(STATES), "default": GUEST_DEFAULTS["state"]},
+    "autostart": {"type": "bool", "default": GUEST_DEFAULTS["autostart"]},
+    "vcpus": {"type": "int", "default": GUEST_DEFAULTS["vcpus"]},
+    "max_vcpus": {"type": "int"},
+    "memory": {"type": "raw", "default": GUEST_DEFAULTS["memory"]},
+    "max_memory": {"type": "raw"},
+    "cpu_mode": {"type": "str", "choices": list(CPU_MODES), "default": GUEST_DEFAULTS["cpu_mode"]},
+    "hugepages": {"type": "bool", "default": GUEST_DEFAULTS["hugepages"]},
+    "cpu_shares": {"type": "int"},
+    "virt_type": {"type": "str", "choices": list(VIRT_TYPES), "default": GUEST_DEFAULTS["virt_type"]},
+    "machine": {"type": "str"},
+    "disks": {"type": "list", "elements": "dict", "default": [], "options": _DISK},
+    "interfaces": {"type": "list", "elements": "dict", "default": [], "options": _NIC},
+    "remove_storage": {"type": "bool", "default": GUEST_DEFAULTS["remove_storage"]},
+    "shutdown_timeout": {"type": "int", "default": GUEST_DEFAULTS["shutdown_timeout"]},
+    "force_stop": {"type": "bool", "default": GUEST_DEFAULTS["force_stop"]},
+}
+
+# doc fragment: virtfleet.hypervisor.restart
+RESTART = {
+    "restart": {"type": "str", "choices": ["never", "if_needed"], "default": "never"},
+}
+
+_KINDS = {
+    "guest": (CONNECTION, RESTART, GUEST),
+    "guests": (CONNECTION, RESTART, {
+        "guests": {"type": "list", "elements": "dict", "required": True},
+        "prune": {"type": "bool", "default": False},
+        "prune_storage": {"type": "bool", "default": False},
+    }),
+}
+
+
+def argspec(kind):
+    spec = {}
+    for part in _KINDS[kind]:
+        spec.update(copy.deepcopy(part))
+    return spec
