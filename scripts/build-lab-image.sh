@@ -22,7 +22,7 @@ DISK_SIZE=3G
 INCLUDE=linux-image-amd64,initramfs-tools,kmod,systemd-sysv,dbus,udev,openssh-server,python3,sudo,iproute2,ca-certificates
 # Bump RECIPE_REV whenever the customisation below changes; the package list and suite
 # are part of the recipe string already.
-RECIPE_REV=1
+RECIPE_REV=2
 RECIPE="virtfleet-lab-image rev=$RECIPE_REV suite=$SUITE variant=minbase size=$DISK_SIZE include=$INCLUDE"
 
 OUT="$VF_CACHE/images/$SUITE"
@@ -83,6 +83,9 @@ cleanup() {
   [ "$rc" = 0 ] || log "ERROR: build failed (exit $rc) after $(elapsed) s; no image was installed"
 }
 trap cleanup EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
 trap 'log "ERROR: command failed at line $LINENO: $BASH_COMMAND"' ERR
 
 log "building $SUITE lab image in $WORK"
@@ -142,6 +145,10 @@ PermitRootLogin prohibit-password
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 UseDNS no
+# Host keys are made at first boot; RSA is left out because generating a 3072-bit key
+# under TCG emulation takes ~15 s of the boot.
+HostKey /etc/ssh/ssh_host_ed25519_key
+HostKey /etc/ssh/ssh_host_ecdsa_key
 EOF
 # Host keys are per VM: removed here, generated at first boot by virtfleet-fwcfg-keys.
 rm -f "$ROOTFS"/etc/ssh/ssh_host_*
@@ -152,7 +159,9 @@ cat >"$ROOTFS/usr/local/sbin/virtfleet-fwcfg-keys" <<'EOF'
 # virtfleet lab image: ssh host keys (first boot) and root's authorized_keys from the
 # QEMU fw_cfg blob opt/virtfleet/authorized_keys (qemu -fw_cfg name=...,file=...).
 set -eu
-ssh-keygen -A
+for t in ed25519 ecdsa; do
+  [ -s "/etc/ssh/ssh_host_${t}_key" ] || ssh-keygen -q -t "$t" -N '' -C "root@lab" -f "/etc/ssh/ssh_host_${t}_key"
+done
 modprobe qemu_fw_cfg 2>/dev/null || true
 src=/sys/firmware/qemu_fw_cfg/by_name/opt/virtfleet/authorized_keys/raw
 i=0
@@ -191,6 +200,10 @@ in_root systemctl enable virtfleet-fwcfg-keys.service systemd-networkd.service s
   die "systemctl enable failed in the image"
 # Serial console login (console=ttyS0 would also make the getty generator start it).
 in_root systemctl enable serial-getty@ttyS0.service >/dev/null 2>&1 || die "cannot enable serial-getty@ttyS0"
+
+# No background jobs competing for the single emulated CPU or the dpkg lock during tests.
+in_root systemctl disable e2scrub_reap.service e2scrub_all.timer apt-daily.timer \
+  apt-daily-upgrade.timer >/dev/null 2>&1 || die "cannot disable background timers in the image"
 
 # Empty machine-id: each VM gets its own at first boot.
 : >"$ROOTFS/etc/machine-id"

@@ -146,6 +146,10 @@ def plan(desired, current, restart="never"):
             continue
         config_differs = not _equal(field, want, config.get(field))
         live_differs = running and not _equal(field, want, live.get(field))
+        if field == "memory" and not config_differs:
+            # The balloon target is a request the guest OS may not honour (yet): the
+            # live size drifting from a definition that already matches is not a change.
+            live_differs = False
         if not (config_differs or live_differs):
             continue
         if config_differs:

@@ -176,7 +176,10 @@ def render_domain(guest, base_xml=None):
     root = ET.fromstring(base_xml) if base_xml else _skeleton(guest["name"])
     root.set("type", guest["virt_type"])
     if guest.get("machine"):
-        root.find("os/type").set("machine", guest["machine"])
+        os_type = root.find("os/type")
+        if base_xml and os_type.get("machine") != guest["machine"]:
+            _drop_bus_layout(root)
+        os_type.set("machine", guest["machine"])
     idx = list(root).index(root.find("name")) + 1
     if root.find("uuid") is not None:
         idx += 1
@@ -230,6 +233,17 @@ def render_domain(guest, base_xml=None):
     if existing["interfaces"] != [dict(n) for n in guest["interfaces"]]:
         _replace_nics(devices, guest["interfaces"])
     return ET.tostring(root, encoding="unicode")
+
+
+def _drop_bus_layout(root):
+    """A new machine type (pc <-> q35) has another PCI topology: let libvirt lay out
+    controllers and device addresses again."""
+    devices = root.find("devices")
+    for ctrl in devices.findall("controller"):
+        devices.remove(ctrl)
+    for parent in devices.iter():
+        for addr in parent.findall("address"):
+            parent.remove(addr)
 
 
 def _disk_identity(disk):

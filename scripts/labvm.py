@@ -1,0 +1,489 @@
+#!/usr/bin/env python3
+"""Lab VMs for virtfleet tests: plain QEMU processes (TCG), not libvirt domains.
+
+Each lab VM lives in ``$VF_CACHE/labs/<name>/`` (``VF_CACHE`` is ``$VIRTFLEET_CACHE``,
+else ``$XDG_CACHE_HOME/virtfleet``, else ``~/.cache/virtfleet``, as in scripts/lib.sh):
+
+* ``disk.qcow2``      overlay backed by the cached image (scripts/build-lab-image.sh)
+* ``id_ed25519[.pub]`` per-lab ssh key; the public half reaches the guest via QEMU
+                      fw_cfg (``opt/virtfleet/authorized_keys``), nothing is baked in
+* ``qemu.pid``        QEMU pidfile, ``console.log`` the serial console
+* ``vm.json``         {name, ssh_host, ssh_port, key, user, ...}
+
+Networking is QEMU user mode (slirp) with only ssh forwarded, on 127.0.0.1.
+
+Module use::
+
+    import labvm
+    with labvm.lab_vm("vftest-x") as info:
+        print(labvm.inventory(info))
+
+CLI::
+
+    labvm.py start NAME [--memory MiB] [--cpus N] [--no-wait]
+    labvm.py stop NAME
+    labvm.py list
+    labvm.py inventory NAME
+    labvm.py ssh NAME [-- cmd ...]
+
+Every subprocess is run from an argv list, never through a shell.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterator, Sequence
+
+SUITE = "bookworm"
+DEFAULT_MEMORY = 768
+DEFAULT_CPUS = 1
+SSH_USER = "root"
+SSH_HOST = "127.0.0.1"
+FW_CFG_KEYS = "opt/virtfleet/authorized_keys"
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+SSH_OPTIONS = (
+    "-o", "BatchMode=yes",
+    "-o", "StrictHostKeyChecking=no",
+    "-o", "UserKnownHostsFile=/dev/null",
+    "-o", "IdentitiesOnly=yes",
+    "-o", "LogLevel=ERROR",
+)
+
+
+class LabVMError(RuntimeError):
+    """A lab VM could not be built, started, reached or stopped."""
+
+
+# --- paths -----------------------------------------------------------------------------
+
+def cache_dir() -> Path:
+    env = os.environ.get("VIRTFLEET_CACHE")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg) / "virtfleet"
+
+
+def image_dir(suite: str = SUITE) -> Path:
+    return cache_dir() / "images" / suite
+
+
+def labs_dir() -> Path:
+    return cache_dir() / "labs"
+
+
+def lab_dir(name: str) -> Path:
+    if not NAME_RE.match(name):
+        raise LabVMError(f"invalid lab name {name!r}: use letters, digits, '_', '.', '-'")
+    return labs_dir() / name
+
+
+def image_files(suite: str = SUITE) -> dict[str, Path]:
+    """The cached image's files; raise with build instructions when it is missing."""
+    d = image_dir(suite)
+    files = {k: d / f for k, f in
+             (("disk", "disk.qcow2"), ("kernel", "vmlinuz"), ("initrd", "initrd.img"),
+              ("stamp", "stamp"))}
+    missing = [str(p) for p in files.values() if not p.is_file()]
+    if missing:
+        raise LabVMError(
+            f"lab image not built (missing: {', '.join(missing)}); "
+            f"run scripts/build-lab-image.sh first")
+    return files
+
+
+# --- process helpers ---------------------------------------------------------------------
+
+def _read_pid(lab: Path) -> int | None:
+    try:
+        return int((lab / "qemu.pid").read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _pid_is_our_qemu(pid: int, lab: Path) -> bool:
+    """True if pid is alive and is the QEMU of this lab (guards against pid reuse)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    if Path(f"/proc/{pid}/stat").exists():
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            if state == "Z":
+                return False
+        except (OSError, IndexError):
+            pass
+    return str(lab / "qemu.pid").encode() in cmdline
+
+
+def running_pid(name: str) -> int | None:
+    lab = lab_dir(name)
+    pid = _read_pid(lab)
+    if pid is not None and _pid_is_our_qemu(pid, lab):
+        return pid
+    return None
+
+
+def is_running(name: str) -> bool:
+    return running_pid(name) is not None
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((SSH_HOST, 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def _locked(name: str) -> Iterator[None]:
+    labs_dir().mkdir(parents=True, exist_ok=True)
+    with open(labs_dir() / f".{name}.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _run(argv: Sequence[str], what: str) -> subprocess.CompletedProcess:
+    try:
+        proc = subprocess.run(list(argv), capture_output=True, text=True, check=False)
+    except FileNotFoundError as e:
+        raise LabVMError(f"{what}: {argv[0]} not found") from e
+    if proc.returncode != 0:
+        raise LabVMError(f"{what} failed (rc {proc.returncode}): {proc.stderr.strip()}")
+    return proc
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def console_tail(name_or_info: str | dict, lines: int = 40) -> str:
+    lab = lab_dir(name_or_info["name"] if isinstance(name_or_info, dict) else name_or_info)
+    try:
+        text = (lab / "console.log").read_text(errors="replace")
+    except OSError:
+        return "(no console log)"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+# --- API ---------------------------------------------------------------------------------
+
+def info(name: str) -> dict | None:
+    """vm.json of a running lab VM, or None."""
+    lab = lab_dir(name)
+    if not is_running(name):
+        return None
+    try:
+        return json.loads((lab / "vm.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def qemu_argv(lab: Path, files: dict[str, Path], port: int, memory: int, cpus: int,
+              extra_args: Sequence[str] = ()) -> list[str]:
+    for p in (lab, files["kernel"], files["initrd"]):
+        if "," in str(p):
+            raise LabVMError(f"QEMU option paths may not contain ',': {p}")
+    return [
+        os.environ.get("VIRTFLEET_QEMU", "qemu-system-x86_64"),
+        "-name", f"virtfleet-lab-{lab.name}",
+        "-accel", "tcg",
+        "-m", str(memory),
+        "-smp", str(cpus),
+        "-display", "none",
+        "-monitor", "none",
+        "-daemonize",
+        "-pidfile", str(lab / "qemu.pid"),
+        "-kernel", str(files["kernel"]),
+        "-initrd", str(files["initrd"]),
+        "-append", "root=/dev/vda rw console=ttyS0",
+        "-drive", f"file={lab / 'disk.qcow2'},if=virtio,format=qcow2",
+        "-netdev", f"user,id=n0,hostfwd=tcp:{SSH_HOST}:{port}-:22",
+        "-device", "virtio-net-pci,netdev=n0",
+        "-device", "virtio-rng-pci",
+        "-fw_cfg", f"name={FW_CFG_KEYS},file={lab / 'id_ed25519.pub'}",
+        "-serial", f"file:{lab / 'console.log'}",
+        *extra_args,
+    ]
+
+
+def start(name: str, memory: int = DEFAULT_MEMORY, cpus: int = DEFAULT_CPUS,
+          extra_args: Sequence[str] = ()) -> dict:
+    """Start lab VM `name` (fresh overlay and key) and return its info.
+
+    Idempotent: if it is already running, its info is returned unchanged. A lab dir left
+    behind by a VM that is no longer running is discarded and the VM is made anew.
+    Does not wait for ssh: see wait_ssh().
+    """
+    lab = lab_dir(name)
+    with _locked(name):
+        current = info(name)
+        if current is not None:
+            return current
+        files = image_files()
+        if lab.exists():
+            shutil.rmtree(lab)
+        lab.mkdir(parents=True, mode=0o700)
+        try:
+            key = lab / "id_ed25519"
+            _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C",
+                  f"virtfleet-lab-{name}", "-f", str(key)], "ssh-keygen")
+            _run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2",
+                  "-b", str(files["disk"].resolve()), str(lab / "disk.qcow2")],
+                 "qemu-img create")
+            started_at = time.time()
+            port = 0
+            for attempt in range(5):
+                port = _free_port()
+                argv = qemu_argv(lab, files, port, memory, cpus, extra_args)
+                proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+                if proc.returncode == 0:
+                    break
+                err = proc.stderr.strip()
+                # Someone took the port between our probe and QEMU's bind: try another.
+                if "hostfwd" in err or "host forwarding" in err:
+                    continue
+                raise LabVMError(f"qemu failed to start lab {name} (rc {proc.returncode}): "
+                                 f"{err}\nargv: {shlex.join(argv)}")
+            else:
+                raise LabVMError(f"qemu could not bind an ssh port for lab {name}: {err}")
+            pid = _read_pid(lab)
+            if pid is None or not _pid_is_our_qemu(pid, lab):
+                raise LabVMError(f"qemu for lab {name} exited right after start:\n"
+                                 f"{console_tail(name)}")
+            data = {
+                "name": name,
+                "ssh_host": SSH_HOST,
+                "ssh_port": port,
+                "key": str(key),
+                "user": SSH_USER,
+                "pid": pid,
+                "lab_dir": str(lab),
+                "console_log": str(lab / "console.log"),
+                "memory": memory,
+                "cpus": cpus,
+                "image_recipe": files["stamp"].read_text().strip(),
+                "started_at": started_at,
+            }
+            _write_json(lab / "vm.json", data)
+            return data
+        except BaseException:
+            _stop_locked(name)
+            raise
+
+
+def ssh_argv(vm: dict, command: Sequence[str] = (), connect_timeout: int = 5,
+             batch: bool = True) -> list[str]:
+    opts = list(SSH_OPTIONS) if batch else list(SSH_OPTIONS[2:])  # [0:2] is BatchMode
+    return ["ssh", *opts, "-o", f"ConnectTimeout={connect_timeout}",
+            "-i", vm["key"], "-p", str(vm["ssh_port"]),
+            f"{vm['user']}@{vm['ssh_host']}", *command]
+
+
+def wait_ssh(vm: dict, timeout: float = 240) -> float:
+    """Poll until `ssh ... true` succeeds; return seconds since the VM was started.
+
+    Raises LabVMError with the tail of the serial console on timeout or if QEMU dies.
+    """
+    deadline = time.monotonic() + timeout
+    last_err = ""
+    while True:
+        if not is_running(vm["name"]):
+            raise LabVMError(f"lab VM {vm['name']} is not running (QEMU exited); console:\n"
+                             f"{console_tail(vm)}")
+        try:
+            proc = subprocess.run(ssh_argv(vm, ["true"]), capture_output=True, text=True,
+                                  timeout=30, stdin=subprocess.DEVNULL, check=False)
+            if proc.returncode == 0:
+                took = time.time() - vm.get("started_at", time.time())
+                vm["boot_to_ssh_s"] = round(took, 1)
+                return took
+            last_err = proc.stderr.strip()
+        except subprocess.TimeoutExpired:
+            last_err = "ssh timed out"
+        if time.monotonic() >= deadline:
+            raise LabVMError(
+                f"lab VM {vm['name']}: no ssh on {vm['ssh_host']}:{vm['ssh_port']} after "
+                f"{timeout:.0f} s (last ssh error: {last_err or 'none'}); console tail:\n"
+                f"{console_tail(vm)}")
+        time.sleep(2)
+
+
+def _stop_locked(name: str) -> bool:
+    lab = lab_dir(name)
+    pid = _read_pid(lab)
+    was_running = pid is not None and _pid_is_our_qemu(pid, lab)
+    if was_running:
+        for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 10.0)):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline and _pid_is_our_qemu(pid, lab):
+                time.sleep(0.1)
+            if not _pid_is_our_qemu(pid, lab):
+                break
+        else:
+            raise LabVMError(f"qemu pid {pid} of lab {name} does not die")
+    if lab.exists():
+        shutil.rmtree(lab)
+    return was_running
+
+
+def stop(name: str) -> bool:
+    """Kill the lab VM's QEMU (TERM, then KILL), wait for it, remove its lab dir.
+
+    Returns True if it was running. Stopping an unknown lab is not an error.
+    """
+    with _locked(name):
+        stopped = _stop_locked(name)
+    with contextlib.suppress(OSError):
+        (labs_dir() / f".{name}.lock").unlink()
+    return stopped
+
+
+def list_labs() -> list[dict]:
+    out = []
+    if not labs_dir().is_dir():
+        return out
+    for d in sorted(p for p in labs_dir().iterdir() if p.is_dir()):
+        try:
+            data = json.loads((d / "vm.json").read_text())
+        except (OSError, ValueError):
+            data = {"name": d.name}
+        data["running"] = NAME_RE.match(d.name) is not None and is_running(d.name)
+        out.append(data)
+    return out
+
+
+def inventory(vm: dict) -> str:
+    """One Ansible INI inventory host line for the lab VM."""
+    ssh_args = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
+    fields = {
+        "ansible_host": vm["ssh_host"],
+        "ansible_port": str(vm["ssh_port"]),
+        "ansible_user": vm["user"],
+        "ansible_ssh_private_key_file": vm["key"],
+        "ansible_python_interpreter": "/usr/bin/python3",
+        "ansible_ssh_common_args": ssh_args,
+    }
+    return " ".join([vm["name"]] + [f"{k}={shlex.quote(v)}" for k, v in fields.items()])
+
+
+def write_inventory(vm: dict, path: str | os.PathLike, group: str = "lab") -> Path:
+    path = Path(path)
+    path.write_text(f"[{group}]\n{inventory(vm)}\n")
+    return path
+
+
+@contextlib.contextmanager
+def lab_vm(name: str, memory: int = DEFAULT_MEMORY, cpus: int = DEFAULT_CPUS,
+           extra_args: Sequence[str] = (), timeout: float = 240) -> Iterator[dict]:
+    """Start lab VM `name`, wait for ssh, yield its info; always stop it afterwards."""
+    try:
+        vm = start(name, memory=memory, cpus=cpus, extra_args=extra_args)
+        wait_ssh(vm, timeout=timeout)
+        yield vm
+    finally:
+        stop(name)
+
+
+# --- CLI ---------------------------------------------------------------------------------
+
+def _cmd_start(args: argparse.Namespace) -> int:
+    vm = start(args.name, memory=args.memory, cpus=args.cpus)
+    if not args.no_wait:
+        took = wait_ssh(vm, timeout=args.timeout)
+        print(f"lab {args.name}: ssh up {took:.1f} s after start", file=sys.stderr)
+    print(json.dumps(vm, indent=2, sort_keys=True))
+    return 0
+
+
+def _cmd_stop(args: argparse.Namespace) -> int:
+    was = stop(args.name)
+    print(f"lab {args.name}: {'stopped' if was else 'was not running'}", file=sys.stderr)
+    return 0
+
+
+def _cmd_list(_args: argparse.Namespace) -> int:
+    labs = list_labs()
+    if not labs:
+        print("no lab VMs", file=sys.stderr)
+    for vm in labs:
+        state = "running" if vm["running"] else "stopped"
+        print(f"{vm['name']}\t{state}\tssh {vm.get('ssh_host', '-')}:{vm.get('ssh_port', '-')}"
+              f"\tpid {vm.get('pid', '-')}")
+    return 0
+
+
+def _running_info(name: str) -> dict:
+    vm = info(name)
+    if vm is None:
+        raise LabVMError(f"lab VM {name} is not running (labvm.py start {name})")
+    return vm
+
+
+def _cmd_inventory(args: argparse.Namespace) -> int:
+    print("[lab]")
+    print(inventory(_running_info(args.name)))
+    return 0
+
+
+def _cmd_ssh(args: argparse.Namespace) -> int:
+    cmd = list(args.cmd)
+    if cmd and cmd[0] == "--":
+        cmd = cmd[1:]
+    # Without a command this is an interactive login: no BatchMode.
+    argv = ssh_argv(_running_info(args.name), cmd, batch=bool(cmd))
+    return subprocess.call(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="labvm.py", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("start", help="start a lab VM and wait for ssh")
+    s.add_argument("name")
+    s.add_argument("--memory", type=int, default=DEFAULT_MEMORY, help="MiB")
+    s.add_argument("--cpus", type=int, default=DEFAULT_CPUS)
+    s.add_argument("--timeout", type=float, default=240, help="ssh wait, seconds")
+    s.add_argument("--no-wait", action="store_true", help="do not wait for ssh")
+    s.set_defaults(func=_cmd_start)
+    s = sub.add_parser("stop", help="kill a lab VM and remove its files")
+    s.add_argument("name")
+    s.set_defaults(func=_cmd_stop)
+    s = sub.add_parser("list", help="list lab VMs")
+    s.set_defaults(func=_cmd_list)
+    s = sub.add_parser("inventory", help="print an Ansible INI inventory for a lab VM")
+    s.add_argument("name")
+    s.set_defaults(func=_cmd_inventory)
+    s = sub.add_parser("ssh", help="ssh into a lab VM: labvm.py ssh NAME [-- cmd ...]")
+    s.add_argument("name")
+    s.add_argument("cmd", nargs=argparse.REMAINDER)
+    s.set_defaults(func=_cmd_ssh)
+    args = p.parse_args(argv)
+    try:
+        return args.func(args)
+    except LabVMError as e:
+        print(f"labvm.py: error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

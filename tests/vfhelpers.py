@@ -1,0 +1,57 @@
+"""Helpers for tests that run the real modules: exactly as Ansible runs them (a Python
+process reading ANSIBLE_MODULE_ARGS), so check mode and diff go through the same path."""
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VENV_PY = os.path.join(ROOT, ".venv", "bin", "python")
+COLLECTIONS = os.path.join(ROOT, ".venv", "collections")
+PREFIX = "vftest-"
+XML_INACTIVE = 2  # libvirt.VIR_DOMAIN_XML_INACTIVE
+
+
+def run_module(name, args, check=False, diff=True, timeout=600):
+    """Run plugins/modules/<name>.py with args; return its JSON result (with 'rc')."""
+    payload = dict(args)
+    payload["_ansible_check_mode"] = check
+    payload["_ansible_diff"] = diff
+    env = dict(os.environ, PYTHONPATH=COLLECTIONS, LC_ALL="C.UTF-8")
+    proc = subprocess.run(
+        [VENV_PY, "-m", "ansible_collections.virtfleet.hypervisor.plugins.modules." + name],
+        input=json.dumps({"ANSIBLE_MODULE_ARGS": payload}), capture_output=True, text=True,
+        env=env, timeout=timeout, cwd="/")
+    try:
+        result = json.loads(proc.stdout)
+    except ValueError:
+        raise AssertionError("module %s printed no JSON (rc %d):\nstdout: %s\nstderr: %s"
+                             % (name, proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
+    result["rc"] = proc.returncode
+    return result
+
+
+def state_hash(conn):
+    """A digest of every vftest-* domain, network and volume: definitions, live XML,
+    run state and autostart. Equal before/after means nothing changed."""
+    h = hashlib.sha256()
+    for dom in sorted(conn.listAllDomains(0), key=lambda d: d.name()):
+        if dom.name().startswith(PREFIX):
+            h.update(dom.XMLDesc(XML_INACTIVE).encode())
+            if dom.isActive():
+                h.update(dom.XMLDesc(0).encode())
+            h.update(repr((dom.state(), dom.autostart())).encode())
+    for pool in conn.listAllStoragePools(0):
+        if pool.name().startswith(PREFIX):
+            for vol in sorted(pool.listAllVolumes(0), key=lambda v: v.name()):
+                # atime moves whenever anything reads the file: not a change
+                h.update(re.sub(r"<timestamps>.*?</timestamps>", "", vol.XMLDesc(0), flags=re.S).encode())
+    return h.hexdigest()
+
+
+def virsh(*args):
+    return subprocess.run(["virsh", "-c", "qemu:///system"] + list(args),
+                          capture_output=True, text=True, check=True).stdout
