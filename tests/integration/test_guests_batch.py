@@ -1,0 +1,115 @@
+"""The guests module: batch convergence, prune safety, partial failure, bad input."""
+
+import pytest
+
+from vfhelpers import PREFIX, run_module, state_hash, virsh
+
+
+def spec(n, **kw):
+    g = {"name": "%sb%02d" % (PREFIX, n), "virt_type": "qemu", "memory": 32, "state": "stopped"}
+    g.update(kw)
+    return g
+
+
+def test_batch_create_noop_and_check_mode(conn):
+    guests = [spec(i) for i in range(12)] + [spec(12, state="running")]
+    before = state_hash(conn)
+    chk = run_module("guests", {"guests": guests}, check=True)
+    assert chk["rc"] == 0 and chk["changed"] and state_hash(conn) == before
+    assert [r["action"] for r in chk["results"]] == ["create"] * 13
+    r = run_module("guests", {"guests": guests})
+    assert r["rc"] == 0 and r["changed"]
+    assert sorted(r["diff"]["after"]) == sorted(g["name"] for g in guests)
+    assert r["results"][-1]["state"] == "running"
+    again = run_module("guests", {"guests": guests})
+    assert not again["changed"] and again["diff"] == {"before": {}, "after": {}}
+    assert all(x["action"] == "none" for x in again["results"])
+
+
+def test_prune_touches_only_managed_guests_and_keeps_disks(conn, pool, volume):
+    volume(PREFIX + "pruned-root")
+    foreign = ("<domain type='qemu'><name>%sforeign</name><memory unit='MiB'>32</memory>"
+               "<os><type arch='x86_64'>hvm</type></os></domain>" % PREFIX)
+    conn.defineXML(foreign)
+    run_module("guests", {"guests": [spec(1), spec(2, disks=[{"volume": PREFIX + "pruned-root",
+                                                                 "pool": pool}])]})
+    before = state_hash(conn)
+    chk = run_module("guests", {"guests": [spec(1)], "prune": True}, check=True)
+    assert state_hash(conn) == before
+    r = run_module("guests", {"guests": [spec(1)], "prune": True})
+    assert [(x["name"], x["action"]) for x in r["results"]] == [
+        (spec(1)["name"], "none"), (spec(2)["name"], "prune")]
+    assert [(x["name"], x["action"]) for x in chk["results"]] == [
+        (spec(1)["name"], "none"), (spec(2)["name"], "prune")]
+    names = virsh("list", "--all", "--name").split()
+    assert PREFIX + "foreign" in names and spec(2)["name"] not in names
+    assert PREFIX + "pruned-root" in conn.storagePoolLookupByName(pool).listVolumes()
+    assert not run_module("guests", {"guests": [spec(1)], "prune": True})["changed"]
+
+
+def test_one_bad_guest_does_not_stop_the_others(conn):
+    guests = [spec(1), spec(2, memory=0), spec(3, interfaces=[{"network": PREFIX + "nosuchnet"}]),
+              spec(4)]
+    r = run_module("guests", {"guests": guests})
+    assert r["rc"] != 0 and r["failed"]
+    assert r["failed_guests"] == [spec(2)["name"], spec(3)["name"]]
+    assert "guest '%s': memory:" % spec(2)["name"] in r["msg"]
+    assert "guest '%s': interfaces[0].network:" % spec(3)["name"] in r["msg"]
+    names = virsh("list", "--all", "--name").split()
+    assert spec(1)["name"] in names and spec(4)["name"] in names
+    assert spec(2)["name"] not in names and spec(3)["name"] not in names
+
+
+def test_refused_change_fails_only_that_guest(conn):
+    run_module("guests", {"guests": [spec(1, state="running"), spec(2, state="running")]})
+    r = run_module("guests", {"guests": [spec(1, state="stopped", shutdown_timeout=0),
+                                         spec(2, state="paused")]})
+    assert r["failed_guests"] == [spec(1)["name"]]
+    by_name = {x["name"]: x for x in r["results"]}
+    assert by_name[spec(1)["name"]]["failed"] and "force_stop" in by_name[spec(1)["name"]]["msg"]
+    assert by_name[spec(2)["name"]]["state"] == "paused"
+
+
+def test_duplicate_names_fail_the_whole_call_before_anything(conn):
+    before = state_hash(conn)
+    r = run_module("guests", {"guests": [spec(1), spec(2), spec(1, vcpus=2)]})
+    assert r["failed"] and "declared more than once" in r["msg"] and spec(1)["name"] in r["msg"]
+    assert state_hash(conn) == before
+
+
+BAD = [
+    ({"name": "bad name!"}, "name"),
+    ({"name": "-leading-dash"}, "name"),
+    ({"memory": 0}, "memory"),
+    ({"memory": -5}, "memory"),
+    ({"memory": "2 parsecs"}, "memory"),
+    ({"vcpus": "two"}, "vcpus"),
+    ({"vcpus": 0}, "vcpus"),
+    ({"state": "gone"}, "state"),
+    ({"cpu_mode": "fast"}, "cpu_mode"),
+    ({"interfaces": [{"network": "x", "mac": "52:54:00:zz:00:01"}]}, "interfaces[0].mac"),
+    ({"interfaces": [{"network": "x", "mac": "01:00:5e:00:00:01"}]}, "interfaces[0].mac"),
+    ({"interfaces": [{"network": PREFIX + "nosuchnet"}]}, "interfaces[0].network"),
+    ({"interfaces": [{"network": "a", "bridge": "b"}]}, "interfaces[0]"),
+    ({"disks": [{"volume": "v", "pool": PREFIX + "nosuchpool"}]}, "disks[0].pool"),
+    ({"disks": [{"path": "/nonexistent/disk.img"}]}, "disks[0].path"),
+    ({"disks": [{"path": "relative.img"}]}, "disks[0].path"),
+    ({"disks": [{"path": "/dev/null", "device": "cdrom", "bus": "virtio"}]}, "disks[0].bus"),
+    ({"machine": "nosuchmachine"}, "machine"),
+    ({"colour": "blue"}, "spec"),
+]
+
+
+@pytest.mark.parametrize("bad, field", BAD, ids=[f for _, f in BAD])
+def test_bad_input_names_guest_and_field_and_changes_nothing(conn, bad, field):
+    before = state_hash(conn)
+    g = spec(7, **bad)
+    r = run_module("guests", {"guests": [g]})
+    assert r["failed"] and r["rc"] != 0
+    assert ("%s: " % field) in r["msg"], r["msg"]
+    if field != "name":
+        assert "guest '%s'" % g["name"] in r["msg"]
+    assert state_hash(conn) == before
+    if "colour" not in bad:  # the single-guest module rejects unknown options itself
+        single = run_module("guest", g)
+        assert single["failed"] and field.split("[")[0] in single["msg"], single["msg"]

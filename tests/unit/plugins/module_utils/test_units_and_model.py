@@ -1,0 +1,72 @@
+import pytest
+
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import SpecError
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import (
+    guest_from_params, guests_from_params)
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._units import parse_mib, parse_size
+
+
+@pytest.mark.parametrize("value, expected", [
+    (1, 1), ("1K", 1024), ("1KiB", 1024), ("1KB", 1000), ("2M", 2 * 1024 ** 2),
+    ("2MB", 2 * 10 ** 6), ("1.5GiB", 3 * 1024 ** 3 // 2), ("1T", 1024 ** 4), ("10 GB", 10 ** 10),
+    ("512", 512),
+])
+def test_parse_size(value, expected):
+    assert parse_size(value) == expected
+
+
+@pytest.mark.parametrize("value", ["", "1X", "GiB", "1.5B", True, None, [1], "-1G"])
+def test_parse_size_rejects(value):
+    with pytest.raises(ValueError):
+        parse_size(value)
+
+
+@pytest.mark.parametrize("value, mib", [(2048, 2048), ("2GiB", 2048), ("512MiB", 512), ("1G", 1024)])
+def test_memory_is_mib(value, mib):
+    assert parse_mib(value) == mib
+
+
+@pytest.mark.parametrize("value", [0, -1, "1KB", "100K", "0M"])
+def test_memory_rejects(value):
+    with pytest.raises(ValueError):
+        parse_mib(value)
+
+
+def test_defaults_and_normalisation():
+    g = guest_from_params({"name": "web01", "memory": "1GiB",
+                           "interfaces": [{"bridge": "br0", "mac": "52-54-00-AB-CD-EF"}],
+                           "disks": [{"path": "/x.iso", "device": "cdrom"}, {"volume": "v"}]})
+    assert g["memory"] == 1024 and g["state"] == "running" and g["vcpus"] == 1
+    assert g["interfaces"][0] == {"network": None, "bridge": "br0", "model": "virtio",
+                                  "mac": "52:54:00:ab:cd:ef"}
+    assert g["disks"][0]["bus"] == "sata" and g["disks"][0]["readonly"] is True
+    assert g["disks"][1] == {"volume": "v", "pool": "default", "path": None, "device": "disk",
+                             "readonly": False, "bus": "virtio"}
+
+
+@pytest.mark.parametrize("raw, field", [
+    ({"name": "a b"}, "name"),
+    ({"name": "x" * 64}, "name"),
+    ({"name": "ok", "vcpus": True}, "vcpus"),
+    ({"name": "ok", "max_vcpus": 1, "vcpus": 2}, "max_vcpus"),
+    ({"name": "ok", "max_memory": 100, "memory": 200}, "max_memory"),
+    ({"name": "ok", "cpu_shares": 1}, "cpu_shares"),
+    ({"name": "ok", "disks": {"path": "/x"}}, "disks"),
+    ({"name": "ok", "disks": [{"path": "/x", "volume": "v"}]}, "disks[0]"),
+    ({"name": "ok", "disks": [{"path": "/x", "size": 1}]}, "disks[0]"),
+    ({"name": "ok", "interfaces": [{"network": "n", "mac": "52:54:00:00:00:01"},
+                                   {"network": "n", "mac": "52:54:00:00:00:01"}]}, "interfaces"),
+    ({"name": "ok", "autostart": "perhaps"}, "autostart"),
+])
+def test_spec_errors_name_guest_and_field(raw, field):
+    with pytest.raises(SpecError) as e:
+        guest_from_params(raw)
+    assert e.value.field == field
+    assert str(e.value).startswith("guest '%s': %s: " % (raw["name"], field))
+
+
+def test_batch_duplicates_fail_whole_call_other_errors_per_guest():
+    with pytest.raises(SpecError, match="more than once in this call: a"):
+        guests_from_params([{"name": "a"}, {"name": "a"}])
+    ok, errors = guests_from_params([{"name": "a"}, {"name": "b", "memory": 0}])
+    assert [g["name"] for g in ok] == ["a"] and errors[0].obj == "b"
