@@ -15,7 +15,7 @@ TIERS = ("unit", "integration", "sanity", "lab")
 
 
 def pytest_collection_modifyitems(session, config, items):
-    requested = [os.path.relpath(os.path.abspath(str(a).split("::")[0]), os.path.join(ROOT, "tests"))
+    requested = [os.path.relpath(os.path.abspath(str(a).split("::", maxsplit=1)[0]), os.path.join(ROOT, "tests"))
                  for a in config.args]
     for tier in TIERS:
         asked = any(r == "." or r == tier or r.startswith(tier + os.sep) for r in requested)

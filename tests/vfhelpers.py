@@ -6,7 +6,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV_PY = os.path.join(ROOT, ".venv", "bin", "python")
@@ -24,7 +23,7 @@ def run_module(name, args, check=False, diff=True, timeout=600):
     proc = subprocess.run(
         [VENV_PY, "-m", "ansible_collections.virtfleet.hypervisor.plugins.modules." + name],
         input=json.dumps({"ANSIBLE_MODULE_ARGS": payload}), capture_output=True, text=True,
-        env=env, timeout=timeout, cwd="/")
+        env=env, timeout=timeout, cwd="/", check=False)
     try:
         result = json.loads(proc.stdout)
     except ValueError:

@@ -24,10 +24,10 @@ options:
   restart:
     description:
       - What to do when a change can only take effect at the next boot of a running guest.
-      - V(never) writes the change to the persistent definition and reports it in RV(results[].restart_fields)
-        with RV(results[].pending_restart=true); the running guest is left alone.
-      - V(if_needed) shuts the guest down gracefully (O(shutdown_timeout), then destroy only with
-        O(force_stop=true)) and starts it again.
+      - V(never) writes the change to the persistent definition and reports it in the result as
+        C(restart_fields) with C(pending_restart); the running guest is left alone.
+      - V(if_needed) shuts the guest down gracefully (C(shutdown_timeout), then destroy only with
+        C(force_stop=true)) and starts it again.
     type: str
     choices: [never, if_needed]
     default: never

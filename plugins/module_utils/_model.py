@@ -169,7 +169,7 @@ def guest_from_params(raw, extra_keys=()):
     if g["max_vcpus"] is not None:
         g["max_vcpus"] = _int(name, "max_vcpus", g["max_vcpus"], minimum=1)
         if g["max_vcpus"] < g["vcpus"]:
-            raise SpecError("must be at least vcpus (%d), got %d" % (g["vcpus"], g["max_vcpus"]),
+            raise SpecError("must be at least vcpus (%s), got %s" % (g["vcpus"], g["max_vcpus"]),
                             name, "max_vcpus")
     if g["max_memory"] is not None:
         try:
@@ -177,7 +177,7 @@ def guest_from_params(raw, extra_keys=()):
         except ValueError as e:
             raise SpecError(str(e), name, "max_memory")
         if g["max_memory"] < g["memory"]:
-            raise SpecError("must be at least memory (%d MiB), got %d MiB" % (g["memory"], g["max_memory"]),
+            raise SpecError("must be at least memory (%s MiB), got %s MiB" % (g["memory"], g["max_memory"]),
                             name, "max_memory")
     g["cpu_mode"] = _choice(name, "cpu_mode", g["cpu_mode"], CPU_MODES)
     g["hugepages"] = _bool(name, "hugepages", g["hugepages"])

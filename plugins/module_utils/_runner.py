@@ -29,12 +29,7 @@ def _before(current):
 def _after(p, current):
     if p["action"] == "delete" or (current is None and p["action"] == "none"):
         return {}
-    after = view(p["desired"])
-    if after.get("max_vcpus") is None:
-        after.pop("max_vcpus", None)
-    if after.get("max_memory") is None:
-        after.pop("max_memory", None)
-    return after
+    return {k: v for k, v in view(p["desired"]).items() if v is not None}
 
 
 def _final_state(p, current, check_mode, backend):

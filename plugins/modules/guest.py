@@ -40,7 +40,7 @@ extends_documentation_fragment:
   - virtfleet.hypervisor.connection.attributes
   - virtfleet.hypervisor.guest_spec
 author:
-  - virtfleet maintainers
+  - virtfleet maintainers (@virtfleet)
 """
 
 EXAMPLES = r"""

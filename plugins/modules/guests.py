@@ -11,7 +11,7 @@ short_description: Converge many virtual machines on a libvirt hypervisor in one
 version_added: 0.1.0
 description:
   - The batch form of M(virtfleet.hypervisor.guest) over the same core, with one connection and one
-    read of the hypervisor for all guests: hundreds of guests converge in seconds.
+    read of the hypervisor for all guests, so hundreds of guests converge in seconds.
   - Every spec is validated and every reference (pool, volume, network, bridge, file) checked before
     anything changes. A guest whose spec is wrong, or whose change the hypervisor refuses, fails on
     its own; the others are still converged, and the module fails at the end naming each failed guest.
@@ -42,7 +42,7 @@ options:
     type: bool
     default: false
 author:
-  - virtfleet maintainers
+  - virtfleet maintainers (@virtfleet)
 """
 
 EXAMPLES = r"""

@@ -31,8 +31,8 @@ def test_prune_touches_only_managed_guests_and_keeps_disks(conn, pool, volume):
     foreign = ("<domain type='qemu'><name>%sforeign</name><memory unit='MiB'>32</memory>"
                "<os><type arch='x86_64'>hvm</type></os></domain>" % PREFIX)
     conn.defineXML(foreign)
-    run_module("guests", {"guests": [spec(1), spec(2, disks=[{"volume": PREFIX + "pruned-root",
-                                                                 "pool": pool}])]})
+    pruned = spec(2, disks=[{"volume": PREFIX + "pruned-root", "pool": pool}])
+    run_module("guests", {"guests": [spec(1), pruned]})
     before = state_hash(conn)
     chk = run_module("guests", {"guests": [spec(1)], "prune": True}, check=True)
     assert state_hash(conn) == before
@@ -100,7 +100,7 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize("bad, field", BAD, ids=[f for _, f in BAD])
+@pytest.mark.parametrize("bad, field", BAD, ids=[case[1] for case in BAD])
 def test_bad_input_names_guest_and_field_and_changes_nothing(conn, bad, field):
     before = state_hash(conn)
     g = spec(7, **bad)

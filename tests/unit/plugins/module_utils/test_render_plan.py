@@ -78,7 +78,7 @@ def test_running_guest_classification(change, apply, op):
         assert fields[field] == apply, p["fields"]
     assert p["changed"]
     if op:
-        assert op in [o for o, _ in p["live_ops"]]
+        assert op in [live_op[0] for live_op in p["live_ops"]]
     assert p["pending_restart"] == (apply == "restart")
 
 

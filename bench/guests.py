@@ -1,0 +1,133 @@
+"""Benchmark: converge N guests (defined, stopped) with virtfleet.hypervisor.guests and with
+the equivalent community.libvirt.virt loop, then the no-op re-run of each; whole
+ansible-playbook runs, wall clock. Prints a table of seconds and ratios.
+
+    .venv/bin/python bench/guests.py [N ...]      (default: 50 100 200)
+
+community.libvirt comes from the `ansible` package on PyPI (only that collection is
+unpacked, into the cache). Every guest is named vfbench-* and removed afterwards."""
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+
+import libvirt
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CACHE = os.environ.get("VIRTFLEET_CACHE", os.path.expanduser("~/.cache/virtfleet"))
+BENCH_COLL = os.path.join(CACHE, "bench", "collections")
+ANSIBLE_WHEEL = "ansible==12.3.0"  # the community package matching ansible-core 2.19
+PREFIX = "vfbench-"
+VENV_BIN = os.path.join(ROOT, ".venv", "bin")
+
+
+def community_libvirt():
+    target = os.path.join(BENCH_COLL, "ansible_collections", "community", "libvirt")
+    if os.path.isdir(target):
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([os.path.join(VENV_BIN, "pip"), "download", "-q", "--no-deps", ANSIBLE_WHEEL,
+                        "-d", tmp], check=True)
+        wheel = [f for f in os.listdir(tmp) if f.endswith(".whl")][0]
+        with zipfile.ZipFile(os.path.join(tmp, wheel)) as z:
+            members = [m for m in z.namelist() if m.startswith("ansible_collections/community/libvirt/")]
+            z.extractall(BENCH_COLL, members)
+
+
+def purge(conn):
+    for dom in conn.listAllDomains(0):
+        if dom.name().startswith(PREFIX):
+            if dom.isActive():
+                dom.destroy()
+            dom.undefine()
+
+
+def domain_xml(name):
+    return ("<domain type='qemu'><name>%s</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>"
+            "<os><type arch='x86_64'>hvm</type></os></domain>" % name)
+
+
+def playbook_virtfleet(names):
+    guests = "\n".join("          - {name: %s, state: stopped, virt_type: qemu, memory: 32}" % n for n in names)
+    return """- hosts: localhost
+  gather_facts: false
+  tasks:
+    - virtfleet.hypervisor.guests:
+        guests:
+%s
+""" % guests
+
+
+def playbook_community(names):
+    items = "\n".join("        - %s" % n for n in names)
+    return """- hosts: localhost
+  gather_facts: false
+  tasks:
+    - community.libvirt.virt:
+        command: define
+        xml: "<domain type='qemu'><name>{{ item }}</name><memory unit='MiB'>32</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os></domain>"
+      loop:
+%s
+    - community.libvirt.virt:
+        name: "{{ item }}"
+        state: shutdown
+      loop:
+%s
+""" % (items, items)
+
+
+def run_playbook(text):
+    with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as f:
+        f.write(text)
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.pathsep.join(
+        [os.path.join(ROOT, ".venv", "collections"), BENCH_COLL]),
+        ANSIBLE_PYTHON_INTERPRETER=os.path.join(VENV_BIN, "python"))
+    t0 = time.monotonic()
+    proc = subprocess.run([os.path.join(VENV_BIN, "ansible-playbook"), "-i", "localhost,", "-c", "local", f.name],
+                          capture_output=True, text=True, env=env, check=False)
+    elapsed = time.monotonic() - t0
+    os.unlink(f.name)
+    if proc.returncode != 0:
+        sys.exit("playbook failed:\n" + proc.stdout[-3000:] + proc.stderr[-3000:])
+    recap = [line for line in proc.stdout.splitlines() if line.startswith("localhost")]
+    return elapsed, recap[-1] if recap else ""
+
+
+def measure(conn, make, names):
+    purge(conn)
+    create, recap1 = run_playbook(make(names))
+    noop, recap2 = run_playbook(make(names))
+    defined = sum(1 for d in conn.listAllDomains(0) if d.name().startswith(PREFIX))
+    purge(conn)
+    assert defined == len(names), "expected %d guests, found %d" % (len(names), defined)
+    return create, noop, "changed=0" in recap2
+
+
+def main():
+    sizes = [int(a) for a in sys.argv[1:]] or [50, 100, 200]
+    community_libvirt()
+    conn = libvirt.open("qemu:///system")
+    rows = []
+    try:
+        for n in sizes:
+            names = ["%s%04d" % (PREFIX, i) for i in range(n)]
+            vf = measure(conn, playbook_virtfleet, names)
+            cl = measure(conn, playbook_community, names)
+            rows.append((n, vf, cl))
+            print("N=%d done" % n, file=sys.stderr, flush=True)
+    finally:
+        purge(conn)
+        conn.close()
+    print("| N | virtfleet create s | virtfleet no-op s | no-op changed=0 | community.libvirt create s "
+          "| community.libvirt no-op s | no-op changed=0 | create ratio | no-op ratio |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for n, (vc, vn, vok), (cc, cn, cok) in rows:
+        print("| %d | %.2f | %.2f | %s | %.1f | %.1f | %s | %.0fx | %.0fx |"
+              % (n, vc, vn, vok, cc, cn, cok, cc / vc, cn / vn))
+
+
+if __name__ == "__main__":
+    main()
