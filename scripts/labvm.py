@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Lab VMs for virtfleet tests: plain QEMU processes (TCG), not libvirt domains.
 
 Each lab VM lives in ``$VF_CACHE/labs/<name>/`` (``VF_CACHE`` is ``$VIRTFLEET_CACHE``,
@@ -150,8 +150,10 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def _locked(name: str) -> Iterator[None]:
+    """Serialise start/stop across processes (one lock for all labs: held for ~1 s)."""
+    lab_dir(name)  # validates the name
     labs_dir().mkdir(parents=True, exist_ok=True)
-    with open(labs_dir() / f".{name}.lock", "w") as fh:
+    with open(labs_dir() / ".lock", "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
@@ -353,10 +355,7 @@ def stop(name: str) -> bool:
     Returns True if it was running. Stopping an unknown lab is not an error.
     """
     with _locked(name):
-        stopped = _stop_locked(name)
-    with contextlib.suppress(OSError):
-        (labs_dir() / f".{name}.lock").unlink()
-    return stopped
+        return _stop_locked(name)
 
 
 def list_labs() -> list[dict]:
@@ -456,7 +455,7 @@ def _cmd_ssh(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="labvm.py", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="labvm.py", description=__doc__.split("\n\n", maxsplit=1)[0])
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("start", help="start a lab VM and wait for ssh")
     s.add_argument("name")
@@ -473,7 +472,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     s = sub.add_parser("inventory", help="print an Ansible INI inventory for a lab VM")
     s.add_argument("name")
     s.set_defaults(func=_cmd_inventory)
-    s = sub.add_parser("ssh", help="ssh into a lab VM: labvm.py ssh NAME [-- cmd ...]")
+    s = sub.add_parser("ssh", help="ssh into a lab VM: labvm.py ssh NAME [-- cmd ...]",
+                       description="Without a command: interactive login. As with plain ssh, "
+                       "the command words are joined with spaces and run by the guest's "
+                       "shell, so quote shell syntax as one argument: -- 'a; b'.")
     s.add_argument("name")
     s.add_argument("cmd", nargs=argparse.REMAINDER)
     s.set_defaults(func=_cmd_ssh)

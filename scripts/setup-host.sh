@@ -10,7 +10,7 @@ PACKAGES=(
   libvirt-daemon-system libvirt-daemon libvirt-daemon-driver-qemu libvirt-daemon-driver-lxc
   libvirt-clients libvirt-dev pkg-config qemu-system-x86 qemu-utils
   lxc busybox-static debootstrap dnsmasq-base iptables bridge-utils iproute2
-  virtinst libxml2-utils e2fsprogs openssh-client python3-venv
+  virtinst libxml2-utils e2fsprogs openssh-client python3-venv shellcheck
 )
 
 missing=()
