@@ -220,8 +220,8 @@ EOF
 grep -q '^MODULES=most' "$ROOTFS/etc/initramfs-tools/initramfs.conf" ||
   log "warning: initramfs MODULES is not 'most' in the image"
 
-kver="$(basename "$(ls -d "$ROOTFS"/lib/modules/*/ | sort -V | tail -n 1)")"
-[ -n "$kver" ] && [ -f "$ROOTFS/boot/vmlinuz-$kver" ] || die "no kernel found in the image"
+kver="$(find "$ROOTFS/lib/modules" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort -V | tail -n 1)"
+if [ -z "$kver" ] || [ ! -f "$ROOTFS/boot/vmlinuz-$kver" ]; then die "no kernel found in the image"; fi
 
 initrd_has_modules() {
   local listing missing=()

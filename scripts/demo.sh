@@ -2,7 +2,7 @@
 # The main job: converge inventories/local twice (the second run must change nothing),
 # then show what exists on the hypervisor.
 . "$(dirname "$0")/lib.sh"
-cd "$VF_ROOT"
+cd "$VF_ROOT" || exit 1
 export ANSIBLE_CONFIG="$VF_ROOT/ansible.cfg"
 pb() { "$VF_VENV/bin/ansible-playbook" -i inventories/local playbooks/demo.yml "$@"; }
 

@@ -6,12 +6,12 @@
 dest="$VF_ROOT/.build/ansible_collections/virtfleet/hypervisor"
 rm -rf "$dest"
 mkdir -p "$dest"
-cd "$VF_ROOT"
+cd "$VF_ROOT" || exit 1
 # tracked and not-ignored files, as they are in the work tree
 git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do
   [ -e "$f" ] && mkdir -p "$dest/$(dirname "$f")" && cp -a "$f" "$dest/$f"
 done
-cd "$dest"
+cd "$dest" || exit 1
 git init -q . && git add -A >/dev/null  # ansible-test lists the files git knows
 # ansible-test's pip bootstrap comes from a host outside the package registries:
 # seed its cache with our stand-in (scripts/ansible-test-get-pip.py) for every pip version it asks.

@@ -14,6 +14,14 @@ options:
       - libvirt connection URI of the hypervisor to converge.
     type: str
     default: qemu:///system
+  fleet:
+    description:
+      - The fleet the guests belong to, recorded in each guest's virtfleet marker.
+      - Prune in M(virtfleet.hypervisor.guests) only ever removes undeclared guests of this same
+        fleet, so several inventories (or a test suite) can share one hypervisor safely.
+      - Converging a guest whose marker names another fleet moves it to this one (a C(config) change).
+    type: str
+    default: default
 requirements:
   - libvirt-python on the managed host (the Python that runs the module)
 """

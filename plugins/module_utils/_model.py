@@ -45,8 +45,9 @@ GUEST_DEFAULTS = {
     "remove_storage": False,
     "shutdown_timeout": 120,
     "force_stop": False,
+    "fleet": "default",
 }
-COMPARED = ("autostart", "vcpus", "memory", "max_vcpus", "max_memory", "cpu_mode", "hugepages", "cpu_shares",
+COMPARED = ("fleet", "autostart", "vcpus", "memory", "max_vcpus", "max_memory", "cpu_mode", "hugepages", "cpu_shares",
             "virt_type", "machine", "disks", "interfaces")
 DISK_KEYS = ("volume", "pool", "path", "device", "readonly", "bus")
 NIC_KEYS = ("network", "bridge", "model", "mac")
@@ -198,6 +199,9 @@ def guest_from_params(raw, extra_keys=()):
         raise SpecError("the same MAC address is given twice", name, "interfaces")
     g["remove_storage"] = _bool(name, "remove_storage", g["remove_storage"])
     g["force_stop"] = _bool(name, "force_stop", g["force_stop"])
+    if not isinstance(g["fleet"], str) or not NAME_RE.match(g["fleet"]):
+        raise SpecError("invalid fleet name %r: use [A-Za-z0-9][A-Za-z0-9_.-]{0,62}" % (g["fleet"],),
+                        name, "fleet")
     g["shutdown_timeout"] = _int(name, "shutdown_timeout", g["shutdown_timeout"], minimum=0)
     return g
 

@@ -20,6 +20,7 @@ import copy
 
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import COMPARED
 
+CONFIG_ONLY = ("fleet",)  # metadata: nothing to apply to the running guest
 RESTART_ONLY = ("max_vcpus", "max_memory", "cpu_mode", "hugepages", "virt_type", "machine")
 
 
@@ -145,7 +146,7 @@ def plan(desired, current, restart="never"):
         if want is None:
             continue
         config_differs = not _equal(field, want, config.get(field))
-        live_differs = running and not _equal(field, want, live.get(field))
+        live_differs = running and field not in CONFIG_ONLY and not _equal(field, want, live.get(field))
         if field == "memory" and not config_differs:
             # The balloon target is a request the guest OS may not honour (yet): the
             # live size drifting from a definition that already matches is not a change.
@@ -154,7 +155,7 @@ def plan(desired, current, restart="never"):
             continue
         if config_differs:
             p["define"] = True
-        if not running:
+        if not running or not live_differs:
             p["fields"].append({"field": field, "apply": "config"})
             continue
         ops = None if field in RESTART_ONLY or not live_differs else _live_ops(field, want, live)

@@ -33,9 +33,21 @@ def _unit_to_mib(elem):
     return int(value * factor)
 
 
-def is_managed(root):
+def marker(root):
+    """The virtfleet marker of a domain as a dict, or None for a foreign domain."""
     md = root.find("metadata")
-    return md is not None and md.find(MARKER_TAG) is not None
+    elem = md.find(MARKER_TAG) if md is not None else None
+    if elem is None:
+        return None
+    try:
+        data = json.loads(elem.text or "{}")
+    except ValueError:
+        data = {}
+    return data if isinstance(data, dict) else {}
+
+
+def is_managed(root):
+    return marker(root) is not None
 
 
 def parse_domain(xml, config_cpu_mode=None):
@@ -46,7 +58,10 @@ def parse_domain(xml, config_cpu_mode=None):
     """
     root = ET.fromstring(xml) if isinstance(xml, str) else xml
     g = {"name": root.findtext("name"), "uuid": root.findtext("uuid"),
-         "virt_type": root.get("type"), "managed": is_managed(root)}
+         "virt_type": root.get("type")}
+    mark = marker(root)
+    g["managed"] = mark is not None
+    g["fleet"] = mark.get("fleet", "default") if mark is not None else None
     os_type = root.find("os/type")
     g["machine"] = os_type.get("machine") if os_type is not None else None
     vcpu = root.find("vcpu")
@@ -184,10 +199,11 @@ def render_domain(guest, base_xml=None):
     if root.find("uuid") is not None:
         idx += 1
     md = _set_child(root, "metadata", index=idx)
-    marker = md.find(MARKER_TAG)
-    if marker is None:
-        marker = ET.SubElement(md, MARKER_TAG)
-    marker.text = json.dumps({"managed_by": "virtfleet.hypervisor", "version": 1}, sort_keys=True)
+    mark = md.find(MARKER_TAG)
+    if mark is None:
+        mark = ET.SubElement(md, MARKER_TAG)
+    mark.text = json.dumps({"managed_by": "virtfleet.hypervisor", "version": 1,
+                            "fleet": guest.get("fleet", "default")}, sort_keys=True)
 
     max_mem = max(guest.get("max_memory") or guest["memory"], guest["memory"])
     _set_child(root, "memory", max_mem * KIB_PER_MIB, {"unit": "KiB"})

@@ -47,6 +47,8 @@ def _fail(module, err, results, **extra):
 
 def converge(module, raw_guests, prune=False, prune_storage=False, single=False):
     """Converge a list of raw guest specs; exits the module."""
+    fleet = module.params["fleet"]
+    raw_guests = [dict(g, fleet=fleet) if isinstance(g, dict) else g for g in raw_guests]
     if lv.libvirt is None:
         module.fail_json(msg=missing_required_lib("libvirt-python"), exception=lv.LIBVIRT_IMPORT_ERROR)
     try:
@@ -70,7 +72,7 @@ def converge(module, raw_guests, prune=False, prune_storage=False, single=False)
                 errors.append(e)
         if prune:
             declared = {g["name"] for g in guests} | {e.obj for e in errors}
-            for name in backend.managed_names():
+            for name in backend.managed_names(fleet):
                 if name not in declared:
                     current = backend.current(name)
                     spec = {"name": name, "state": "absent", "remove_storage": prune_storage,

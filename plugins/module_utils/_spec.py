@@ -14,6 +14,7 @@ from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import
 # doc fragment: virtfleet.hypervisor.connection
 CONNECTION = {
     "uri": {"type": "str", "default": "qemu:///system"},
+    "fleet": {"type": "str", "default": GUEST_DEFAULTS["fleet"]},
 }
 
 _DISK = {

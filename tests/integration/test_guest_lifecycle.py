@@ -85,6 +85,7 @@ def test_defined_xml_passes_libvirt_schema(conn, pool, volume, net, tmp_path):
     ({"cpu_shares": 2048}, "cpu_shares"),
     ({"autostart": True}, "autostart"),
     ({"machine": "q35"}, "machine"),
+    ({"fleet": "vftest-moved"}, "fleet"),
 ])
 def test_each_field_updates_a_stopped_guest(conn, change, field):
     run_module("guest", guest())

@@ -26,25 +26,28 @@ def test_batch_create_noop_and_check_mode(conn):
     assert all(x["action"] == "none" for x in again["results"])
 
 
-def test_prune_touches_only_managed_guests_and_keeps_disks(conn, pool, volume):
+def test_prune_touches_only_its_fleets_managed_guests_and_keeps_disks(conn, pool, volume):
     volume(PREFIX + "pruned-root")
     foreign = ("<domain type='qemu'><name>%sforeign</name><memory unit='MiB'>32</memory>"
                "<os><type arch='x86_64'>hvm</type></os></domain>" % PREFIX)
     conn.defineXML(foreign)
+    other_fleet = spec(3)
+    assert run_module("guests", {"guests": [other_fleet], "fleet": "vftest-other"})["changed"]
     pruned = spec(2, disks=[{"volume": PREFIX + "pruned-root", "pool": pool}])
-    run_module("guests", {"guests": [spec(1), pruned]})
+    run_module("guests", {"guests": [spec(1), pruned], "fleet": "vftest"})
+    call = {"guests": [spec(1)], "prune": True, "fleet": "vftest"}
     before = state_hash(conn)
-    chk = run_module("guests", {"guests": [spec(1)], "prune": True}, check=True)
+    chk = run_module("guests", call, check=True)
     assert state_hash(conn) == before
-    r = run_module("guests", {"guests": [spec(1)], "prune": True})
-    assert [(x["name"], x["action"]) for x in r["results"]] == [
-        (spec(1)["name"], "none"), (spec(2)["name"], "prune")]
-    assert [(x["name"], x["action"]) for x in chk["results"]] == [
-        (spec(1)["name"], "none"), (spec(2)["name"], "prune")]
+    r = run_module("guests", call)
+    expected = [(spec(1)["name"], "none"), (spec(2)["name"], "prune")]
+    assert [(x["name"], x["action"]) for x in chk["results"]] == expected
+    assert [(x["name"], x["action"]) for x in r["results"]] == expected
     names = virsh("list", "--all", "--name").split()
-    assert PREFIX + "foreign" in names and spec(2)["name"] not in names
+    assert PREFIX + "foreign" in names and other_fleet["name"] in names
+    assert spec(2)["name"] not in names
     assert PREFIX + "pruned-root" in conn.storagePoolLookupByName(pool).listVolumes()
-    assert not run_module("guests", {"guests": [spec(1)], "prune": True})["changed"]
+    assert not run_module("guests", call)["changed"]
 
 
 def test_one_bad_guest_does_not_stop_the_others(conn):

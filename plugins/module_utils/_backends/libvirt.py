@@ -102,12 +102,13 @@ class LibvirtBackend(object):
                 "autostart": bool(self.call("read autostart", dom.autostart)),
                 "managed": config["managed"]}
 
-    def managed_names(self):
-        """Names of guests that carry virtfleet's marker (candidates for prune)."""
+    def managed_names(self, fleet):
+        """Names of guests that carry virtfleet's marker for ``fleet`` (candidates for prune)."""
         out = []
         for name, dom in self.domains().items():
             xml = self.call("read definition", dom.XMLDesc, libvirt.VIR_DOMAIN_XML_INACTIVE)
-            if render.is_managed(ET.fromstring(xml)):
+            mark = render.marker(ET.fromstring(xml))
+            if mark is not None and mark.get("fleet", "default") == fleet:
                 out.append(name)
         return sorted(out)
 
