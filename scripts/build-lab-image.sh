@@ -13,7 +13,11 @@
 #
 # The build is atomic: everything is made in a temp dir under $VF_CACHE and renamed into
 # place at the end, the stamp last, so an interrupted build never leaves a stamp behind.
-# Usage: scripts/build-lab-image.sh [--force]
+# Variants (--variant NAME) add packages and a customisation step on top of the base
+# recipe: scripts/lab-variants/NAME.sh sets VARIANT_INCLUDE (comma-separated packages)
+# and may define variant_customize (run with $ROOTFS set, in_root available, before the
+# trim). A variant's image lives in $VF_CACHE/images/bookworm-NAME/.
+# Usage: scripts/build-lab-image.sh [--variant NAME] [--force]
 . "$(dirname "$0")/lib.sh"
 
 SUITE=bookworm
@@ -23,18 +27,35 @@ INCLUDE=linux-image-amd64,initramfs-tools,kmod,systemd-sysv,dbus,udev,openssh-se
 # Bump RECIPE_REV whenever the customisation below changes; the package list and suite
 # are part of the recipe string already.
 RECIPE_REV=2
-RECIPE="virtfleet-lab-image rev=$RECIPE_REV suite=$SUITE variant=minbase size=$DISK_SIZE include=$INCLUDE"
-
-OUT="$VF_CACHE/images/$SUITE"
-STAMP="$OUT/stamp"
 
 force=0
-case "${1:-}" in
-  "") ;;
-  --force) force=1 ;;
-  -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-  *) die "unknown argument: $1 (usage: $0 [--force])" ;;
-esac
+VARIANT=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --force) force=1 ;;
+    --variant) VARIANT="${2:?--variant needs a name}"; shift ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument: $1 (usage: $0 [--variant NAME] [--force])" ;;
+  esac
+  shift
+done
+
+IMAGE="$SUITE"
+VARIANT_INCLUDE=""
+variant_customize() { :; }
+if [ -n "$VARIANT" ]; then
+  vfile="$(dirname "$0")/lab-variants/$VARIANT.sh"
+  [ -f "$vfile" ] || die "no such lab image variant: $VARIANT ($vfile)"
+  # shellcheck source=/dev/null
+  . "$vfile"
+  IMAGE="$SUITE-$VARIANT"
+  [ -z "$VARIANT_INCLUDE" ] || INCLUDE="$INCLUDE,$VARIANT_INCLUDE"
+  RECIPE_REV="$RECIPE_REV+$VARIANT:$(sha256sum "$vfile" | cut -c1-12)"
+fi
+RECIPE="virtfleet-lab-image rev=$RECIPE_REV suite=$SUITE variant=minbase size=$DISK_SIZE include=$INCLUDE"
+
+OUT="$VF_CACHE/images/$IMAGE"
+STAMP="$OUT/stamp"
 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 t_start=$(now_ms)
@@ -58,14 +79,14 @@ done
 mkdir -p "$VF_CACHE/images" "$VF_CACHE/debootstrap-debs"
 
 # One build at a time per cache; a second caller waits, then finds the stamp.
-exec 9>"$VF_CACHE/images/.$SUITE.lock"
+exec 9>"$VF_CACHE/images/.$IMAGE.lock"
 flock 9
 if [ "$force" = 0 ] && stamp_ok; then
   log "lab image was built by a concurrent run: $OUT ($(elapsed) s)"
   exit 0
 fi
 
-WORK="$(mktemp -d "$VF_CACHE/images/.$SUITE.build.XXXXXX")"
+WORK="$(mktemp -d "$VF_CACHE/images/.$IMAGE.build.XXXXXX")"
 ROOTFS="$WORK/rootfs"
 
 # Unmount whatever debootstrap or we left mounted inside $WORK (deepest first),
@@ -88,7 +109,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 trap 'log "ERROR: command failed at line $LINENO: $BASH_COMMAND"' ERR
 
-log "building $SUITE lab image in $WORK"
+log "building $IMAGE lab image in $WORK"
 log "recipe: $RECIPE"
 
 # --- 1. debootstrap -------------------------------------------------------------------
@@ -241,6 +262,8 @@ if ! [ -f "$ROOTFS/boot/initrd.img-$kver" ] || ! initrd_has_modules; then
   initrd_has_modules || die "initramfs still lacks virtio/ext4 modules"
 fi
 in_root modinfo -k "$kver" qemu_fw_cfg >/dev/null 2>&1 || die "kernel $kver has no qemu_fw_cfg module"
+
+variant_customize
 
 # Trim: downloaded debs and apt lists are not needed in the image.
 rm -rf "$ROOTFS"/var/cache/apt/archives/*.deb "$ROOTFS"/var/lib/apt/lists/* \

@@ -228,8 +228,11 @@ def qemu_argv(lab: Path, files: dict[str, Path], port: int, memory: int, cpus: i
 
 
 def start(name: str, memory: int = DEFAULT_MEMORY, cpus: int = DEFAULT_CPUS,
-          extra_args: Sequence[str] = ()) -> dict:
+          extra_args: Sequence[str] = (), image: str = SUITE) -> dict:
     """Start lab VM `name` (fresh overlay and key) and return its info.
+
+    `image` names the cached image: "bookworm", or "bookworm-VARIANT" for an image built
+    with `scripts/build-lab-image.sh --variant VARIANT`.
 
     Idempotent: if it is already running, its info is returned unchanged. A lab dir left
     behind by a VM that is no longer running is discarded and the VM is made anew.
@@ -240,7 +243,7 @@ def start(name: str, memory: int = DEFAULT_MEMORY, cpus: int = DEFAULT_CPUS,
         current = info(name)
         if current is not None:
             return current
-        files = image_files()
+        files = image_files(image)
         if lab.exists():
             shutil.rmtree(lab)
         lab.mkdir(parents=True, mode=0o700)
@@ -394,10 +397,10 @@ def write_inventory(vm: dict, path: str | os.PathLike, group: str = "lab") -> Pa
 
 @contextlib.contextmanager
 def lab_vm(name: str, memory: int = DEFAULT_MEMORY, cpus: int = DEFAULT_CPUS,
-           extra_args: Sequence[str] = (), timeout: float = 240) -> Iterator[dict]:
+           extra_args: Sequence[str] = (), timeout: float = 240, image: str = SUITE) -> Iterator[dict]:
     """Start lab VM `name`, wait for ssh, yield its info; always stop it afterwards."""
     try:
-        vm = start(name, memory=memory, cpus=cpus, extra_args=extra_args)
+        vm = start(name, memory=memory, cpus=cpus, extra_args=extra_args, image=image)
         wait_ssh(vm, timeout=timeout)
         yield vm
     finally:

@@ -9,9 +9,16 @@ class ModuleDocFragment(object):
     # Pairs with _spec.CONNECTION.
     DOCUMENTATION = r"""
 options:
+  backend:
+    description:
+      - The toolstack that runs the guests. V(libvirt) (KVM/QEMU), V(lxc) (LXC containers with the
+        C(lxc-*) tools) or V(xl) (Xen, run on the dom0).
+    type: str
+    choices: [libvirt, lxc, xl]
+    default: libvirt
   uri:
     description:
-      - libvirt connection URI of the hypervisor to converge.
+      - libvirt connection URI of the hypervisor to converge (O(backend=libvirt)).
     type: str
     default: qemu:///system
   fleet:

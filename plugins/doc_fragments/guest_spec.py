@@ -132,4 +132,39 @@ options:
         fails naming the guest.
     type: bool
     default: false
+  template:
+    description:
+      - O(backend=lxc) only. The C(lxc-create) template that makes the container's rootfs
+        (V(busybox), V(download), V(local), ...). Exactly one of O(template) and O(rootfs) when creating.
+    type: str
+  template_options:
+    description: O(backend=lxc) only. Arguments passed to the template after C(--).
+    type: list
+    elements: str
+  rootfs:
+    description:
+      - O(backend=lxc) only. A directory or tarball copied in as the container's rootfs when it is created.
+    type: path
+  config:
+    description:
+      - O(backend=lxc) only. Extra raw C(lxc.*) keys of the container config, validated; order
+        and comments do not matter.
+    type: dict
+  xen_type:
+    description: O(backend=xl) only. The Xen guest type; V(pvh) when omitted.
+    type: str
+    choices: [pvh, pv, hvm]
+  kernel:
+    description: O(backend=xl) only. Kernel image on the dom0 for PV and PVH guests.
+    type: path
+  ramdisk:
+    description: O(backend=xl) only. Initial ramdisk on the dom0 for PV and PVH guests.
+    type: path
+  extra:
+    description: O(backend=xl) only. Kernel command line for PV and PVH guests.
+    type: str
+  on_crash:
+    description: O(backend=xl) only. What Xen does when the guest crashes.
+    type: str
+    choices: [destroy, restart, preserve, coredump-destroy, coredump-restart, soft-reset, rename-restart]
 """

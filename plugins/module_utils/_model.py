@@ -47,8 +47,15 @@ GUEST_DEFAULTS = {
     "force_stop": False,
     "fleet": "default",
 }
-COMPARED = ("fleet", "autostart", "vcpus", "memory", "max_vcpus", "max_memory", "cpu_mode", "hugepages", "cpu_shares",
-            "virt_type", "machine", "disks", "interfaces")
+COMPARED = ("fleet", "autostart", "vcpus", "memory", "max_vcpus", "max_memory", "cpu_mode", "hugepages",
+            "cpu_shares", "virt_type", "machine", "disks", "interfaces")
+BACKENDS = ("libvirt", "lxc", "xl")
+# Keys that only one backend understands; its backend module validates them.
+BACKEND_KEYS = {
+    "libvirt": (),
+    "lxc": ("template", "template_options", "rootfs", "config"),
+    "xl": ("xen_type", "kernel", "ramdisk", "extra", "on_crash"),
+}
 DISK_KEYS = ("volume", "pool", "path", "device", "readonly", "bus")
 NIC_KEYS = ("network", "bridge", "model", "mac")
 
@@ -146,9 +153,9 @@ def _nic(name, idx, raw):
     }
 
 
-def guest_from_params(raw, extra_keys=()):
-    """Validate one guest spec; return the normalised dict. ``extra_keys`` are allowed
-    and passed through unvalidated (e.g. ``backend``)."""
+def guest_from_params(raw, backend="libvirt"):
+    """Validate one guest spec; return the normalised dict. Keys of ``backend`` in
+    BACKEND_KEYS are passed through for the backend to validate."""
     if not isinstance(raw, dict):
         raise SpecError("a guest spec must be a mapping, got %r" % (raw,))
     name = raw.get("name")
@@ -156,7 +163,12 @@ def guest_from_params(raw, extra_keys=()):
         raise SpecError("invalid guest name %r: use [A-Za-z0-9][A-Za-z0-9_.-]{0,62}" % (name,),
                         name if isinstance(name, str) else None, "name")
     spec = {k: raw[k] for k in raw if raw[k] is not None}
-    _unknown_keys(name, "spec", spec, tuple(GUEST_DEFAULTS) + tuple(extra_keys))
+    for other, keys in BACKEND_KEYS.items():
+        for key in keys:
+            if other != backend and key in spec:
+                raise SpecError("only meaningful with backend %s (this call uses %s)" % (other, backend),
+                                name, key)
+    _unknown_keys(name, "spec", spec, tuple(GUEST_DEFAULTS) + BACKEND_KEYS[backend])
     g = dict(GUEST_DEFAULTS)
     g.update(spec)
     g["name"] = name
@@ -206,7 +218,7 @@ def guest_from_params(raw, extra_keys=()):
     return g
 
 
-def guests_from_params(raw_list, extra_keys=()):
+def guests_from_params(raw_list, backend="libvirt"):
     """Validate a batch. Duplicate names fail the whole call (which one would win is
     ambiguous); any other bad spec fails only its own guest.
 
@@ -222,7 +234,7 @@ def guests_from_params(raw_list, extra_keys=()):
     valid, errors = [], []
     for raw in raw_list:
         try:
-            valid.append(guest_from_params(raw, extra_keys))
+            valid.append(guest_from_params(raw, backend))
         except SpecError as e:
             errors.append(e)
     return valid, errors

@@ -75,7 +75,7 @@ def _device_ops(field, want, have, key, hotpluggable):
     return [("detach_" + noun, x) for x in remove] + [("attach_" + noun, x) for x in add]
 
 
-def _live_ops(field, want, live):
+def default_live_ops(field, want, live):
     """Ops to make the running guest's ``field`` equal ``want``, or None (restart)."""
     have = live.get(field)
     if field == "memory":
@@ -99,8 +99,13 @@ def _equal(field, want, have):
     return want == have
 
 
-def plan(desired, current, restart="never"):
-    """Return the plan for one guest (a dict, see module RETURN docs)."""
+def plan(desired, current, restart="never", fields=COMPARED, live_ops=None):
+    """Return the plan for one guest (a dict, see module RETURN docs).
+
+    ``fields``: the compared fields the backend manages. ``live_ops(field, want, live)``:
+    the backend's rule for applying a field to a running guest; returns a list of
+    ``(op, arg)`` or None when only a restart applies it. Defaults to libvirt's rules."""
+    live_ops = live_ops or default_live_ops
     name = desired["name"]
     p = {"kind": "guest", "name": name, "action": "none", "changed": False,
          "actions": [], "fields": [], "pending_restart": False, "restart_fields": [],
@@ -113,7 +118,7 @@ def plan(desired, current, restart="never"):
             return p
         p.update(action="create", changed=True, define=True, state_from="undefined",
                  state_to=want_state)
-        p["fields"] = [{"field": f, "apply": "config"} for f in COMPARED
+        p["fields"] = [{"field": f, "apply": "config"} for f in fields
                        if desired.get(f) not in (None, [], False)]
         p["actions"].append("define")
         if desired["autostart"]:
@@ -139,7 +144,7 @@ def plan(desired, current, restart="never"):
     p["desired"] = desired
     config, live = current["config"], current.get("live")
     running = current["state"] in ("running", "paused") and live is not None
-    for field in COMPARED:
+    for field in fields:
         if field == "autostart":
             continue
         want = desired.get(field)
@@ -158,7 +163,7 @@ def plan(desired, current, restart="never"):
         if not running or not live_differs:
             p["fields"].append({"field": field, "apply": "config"})
             continue
-        ops = None if field in RESTART_ONLY or not live_differs else _live_ops(field, want, live)
+        ops = None if field in RESTART_ONLY or not live_differs else live_ops(field, want, live)
         if ops is None and live_differs:
             p["restart_fields"].append(field)
             if config_differs:
@@ -170,7 +175,7 @@ def plan(desired, current, restart="never"):
     if p["define"]:
         p["actions"].append("redefine")
     p["actions"].extend("%s %s" % (op, _describe(arg)) for op, arg in p["live_ops"])
-    if desired["autostart"] != current["autostart"]:
+    if "autostart" in fields and desired["autostart"] != current["autostart"]:
         p["autostart"] = desired["autostart"]
         p["fields"].append({"field": "autostart", "apply": "live"})
         p["actions"].append("autostart %s" % ("on" if desired["autostart"] else "off"))

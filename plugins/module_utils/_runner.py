@@ -12,7 +12,7 @@ from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors impor
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import (
     guests_from_params, view)
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._plan import plan as make_plan
-from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import libvirt as lv
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import get_backend
 
 _RESULT_KEYS = ("kind", "name", "action", "changed", "actions", "fields", "pending_restart",
                 "restart_fields", "managed")
@@ -49,16 +49,26 @@ def converge(module, raw_guests, prune=False, prune_storage=False, single=False)
     """Converge a list of raw guest specs; exits the module."""
     fleet = module.params["fleet"]
     raw_guests = [dict(g, fleet=fleet) if isinstance(g, dict) else g for g in raw_guests]
-    if lv.libvirt is None:
-        module.fail_json(msg=missing_required_lib("libvirt-python"), exception=lv.LIBVIRT_IMPORT_ERROR)
     try:
-        guests, errors = guests_from_params(raw_guests)
+        backend_cls = get_backend(module.params["backend"])
+    except VirtfleetError as e:
+        _fail(module, e, [])
+    if backend_cls.import_error():
+        module.fail_json(msg=missing_required_lib(backend_cls.required_lib),
+                         exception=backend_cls.import_error())
+    try:
+        guests, errors = guests_from_params(raw_guests, backend_cls.name)
     except VirtfleetError as e:
         _fail(module, e, [])
     if single and errors:
         _fail(module, errors[0], [])
 
-    backend = lv.LibvirtBackend(module.params["uri"])
+    backend = backend_cls(module.params, module.run_command)
+
+    def make_plan_for(guest, current):
+        return make_plan(guest, current, module.params["restart"], fields=backend.fields,
+                         live_ops=backend.live_ops)
+
     results, diffs_before, diffs_after = [], {}, {}
     try:
         work = []
@@ -66,7 +76,7 @@ def converge(module, raw_guests, prune=False, prune_storage=False, single=False)
             try:
                 g = backend.resolve(g)
                 current = backend.current(g["name"])
-                work.append((make_plan(g, current, module.params["restart"]), current))
+                work.append((make_plan_for(g, current), current))
             except VirtfleetError as e:
                 e.obj = e.obj or g["name"]
                 errors.append(e)
@@ -77,7 +87,7 @@ def converge(module, raw_guests, prune=False, prune_storage=False, single=False)
                     current = backend.current(name)
                     spec = {"name": name, "state": "absent", "remove_storage": prune_storage,
                             "shutdown_timeout": 0, "force_stop": True}
-                    p = make_plan(spec, current)
+                    p = make_plan_for(spec, current)
                     p["action"] = "prune"
                     work.append((p, current))
         for p, current in work:

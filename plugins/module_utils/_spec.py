@@ -9,10 +9,11 @@ from __future__ import annotations
 import copy
 
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import (
-    CPU_MODES, DISK_BUSES, DISK_DEVICES, GUEST_DEFAULTS, NIC_MODELS, STATES, VIRT_TYPES)
+    BACKENDS, CPU_MODES, DISK_BUSES, DISK_DEVICES, GUEST_DEFAULTS, NIC_MODELS, STATES, VIRT_TYPES)
 
 # doc fragment: virtfleet.hypervisor.connection
 CONNECTION = {
+    "backend": {"type": "str", "choices": list(BACKENDS), "default": "libvirt"},
     "uri": {"type": "str", "default": "qemu:///system"},
     "fleet": {"type": "str", "default": GUEST_DEFAULTS["fleet"]},
 }
@@ -51,6 +52,18 @@ GUEST = {
     "remove_storage": {"type": "bool", "default": GUEST_DEFAULTS["remove_storage"]},
     "shutdown_timeout": {"type": "int", "default": GUEST_DEFAULTS["shutdown_timeout"]},
     "force_stop": {"type": "bool", "default": GUEST_DEFAULTS["force_stop"]},
+    # backend: lxc
+    "template": {"type": "str"},
+    "template_options": {"type": "list", "elements": "str"},
+    "rootfs": {"type": "path"},
+    "config": {"type": "dict"},
+    # backend: xl
+    "xen_type": {"type": "str", "choices": ["pvh", "pv", "hvm"]},
+    "kernel": {"type": "path"},
+    "ramdisk": {"type": "path"},
+    "extra": {"type": "str"},
+    "on_crash": {"type": "str", "choices": ["destroy", "restart", "preserve", "coredump-destroy",
+                                            "coredump-restart", "soft-reset", "rename-restart"]},
 }
 
 # doc fragment: virtfleet.hypervisor.restart

@@ -18,6 +18,7 @@ from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors impor
     BackendError, SpecError)
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _render_libvirt as render
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._plan import disk_key, nic_key
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends.base import GuestBackend
 
 try:
     import libvirt
@@ -36,17 +37,23 @@ def _state_name(code):
     return _STATE_NAMES.get(code, "stopped")
 
 
-class LibvirtBackend(object):
+class LibvirtBackend(GuestBackend):
     name = "libvirt"
+    required_lib = "libvirt-python"
 
-    def __init__(self, uri, retries=6, sleep=time.sleep):
-        self.uri = uri
+    def __init__(self, params, run_command=None, retries=6, sleep=time.sleep):
+        super(LibvirtBackend, self).__init__(params, run_command)
+        self.uri = params["uri"]
         self.retries = retries
         self.sleep = sleep
         self._conn = None
         self._domains = None
         self._pools = {}
         self._machines = None
+
+    @classmethod
+    def import_error(cls):
+        return LIBVIRT_IMPORT_ERROR
 
     # -- connection and retries ------------------------------------------------
     @property
