@@ -13,5 +13,7 @@ out=$(pb)
 printf '%s\n' "$out" | sed -n '/PLAY RECAP/,$p'
 printf '%s\n' "$out" | grep -q 'changed=0 .*failed=0' || die "second converge was not a no-op"
 
-log "what exists now (virsh list --all):"
+log "what exists now (virsh list --all, net-list --all, vol-list demo-pool):"
 virsh -c qemu:///system list --all
+virsh -c qemu:///system net-list --all
+virsh -c qemu:///system vol-list demo-pool

@@ -46,8 +46,13 @@ def state_hash(conn):
     for pool in conn.listAllStoragePools(0):
         if pool.name().startswith(PREFIX):
             for vol in sorted(pool.listAllVolumes(0), key=lambda v: v.name()):
-                # atime moves whenever anything reads the file: not a change
-                h.update(re.sub(r"<timestamps>.*?</timestamps>", "", vol.XMLDesc(0), flags=re.S).encode())
+                # libvirt's cached stats (atime, allocation, probed cluster size) move when anything reads or
+                # refreshes the pool: hash the definition without them, plus the data itself
+                xml = re.sub(r"<(timestamps|allocation|physical|clusterSize)\b.*?</\1>", "", vol.XMLDesc(0), flags=re.S)
+                h.update(re.sub(r">\s+<", "><", xml).encode())
+                with open(vol.path(), "rb") as f:
+                    for block in iter(lambda: f.read(1 << 20), b""):
+                        h.update(block)
     return h.hexdigest()
 
 

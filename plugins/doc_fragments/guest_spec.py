@@ -95,6 +95,16 @@ options:
         description: Disk bus; V(virtio) for disks and V(sata) for cdroms when omitted.
         type: str
         choices: [virtio, sata, scsi, ide]
+      size:
+        description:
+          - With O(disks[].volume), the volume is created with this capacity when it is missing, and grown
+            when it is smaller (never shrunk). Bytes, or a string with a unit (V(20GiB)).
+        type: raw
+      backing:
+        description:
+          - With O(disks[].volume), a missing volume is created as a qcow2 copy-on-write overlay of this base
+            image (a volume name in the same pool or an absolute path).
+        type: str
   interfaces:
     description: Network interfaces, in order.
     type: list
@@ -132,39 +142,77 @@ options:
         fails naming the guest.
     type: bool
     default: false
+  cloud_init:
+    description:
+      - O(backend=libvirt) only. Build a NoCloud seed (see M(virtfleet.hypervisor.cloud_init)) into the volume
+        C(<name>-cidata) of O(cloud_init.pool) and attach it as a sata cdrom.
+      - A changed seed is rebuilt and reported in C(restart_fields) of a running guest (cloud-init reads it at boot).
+    type: dict
+    suboptions:
+      user_data:
+        description: The C(user-data) file (a mapping is written as C(#cloud-config)). Never logged.
+        type: raw
+      meta_data:
+        description: The C(meta-data) file; an C(instance-id) derived from the content is added when missing.
+        type: raw
+      network_config:
+        description: The C(network-config) file.
+        type: raw
+      pool:
+        description: Storage pool of the seed volume.
+        type: str
+        default: default
   template:
     description:
       - O(backend=lxc) only. The C(lxc-create) template that makes the container's rootfs
-        (V(busybox), V(download), V(local), ...). Exactly one of O(template) and O(rootfs) when creating.
+        (V(busybox), V(download), V(local), ... or an absolute path to a template script).
+        A new container needs O(template) or O(rootfs).
+      - Used only to create the container. Declaring another template (or options) for an existing
+        container made by virtfleet is an error; it is never re-created, its rootfs may hold data.
     type: str
   template_options:
-    description: O(backend=lxc) only. Arguments passed to the template after C(--).
+    description:
+      - O(backend=lxc) only. Arguments passed to the template after C(--)
+        (e.g. V([--dist, debian, --release, bookworm, --arch, amd64]) for V(download)).
     type: list
     elements: str
   rootfs:
     description:
-      - O(backend=lxc) only. A directory or tarball copied in as the container's rootfs when it is created.
+      - O(backend=lxc) only. A directory or a tarball (C(tar) reads gzip, xz, bzip2 and zstd) on the host,
+        copied in (C(cp -a)) or unpacked (C(tar -xp --numeric-owner)) as the rootfs of a new container
+        (C(lxc-create -t none)). Never copied again into an existing container.
     type: path
   config:
     description:
-      - O(backend=lxc) only. Extra raw C(lxc.*) keys of the container config, validated; order
-        and comments do not matter.
+      - "O(backend=lxc) only. Extra raw C(lxc.*) keys of the container config, e.g.
+        V({lxc.apparmor.profile: unconfined, lxc.cap.drop: [sys_module, sys_time]})."
+      - A value is a string, an integer, a boolean (written V(1)/V(0)) or a list of them (the key repeated,
+        in order). Each key declared replaces all its lines in the file; V([]) removes the key.
+      - Keys are checked by liblxc's own parser before anything changes. Keys virtfleet manages
+        through other options (C(lxc.start.auto), the memory and CPU cgroup limits, C(lxc.net.N.type/link/flags/hwaddr),
+        C(lxc.rootfs.*)) are refused naming the option to use; other C(lxc.net.N.*) keys of a declared interface are allowed.
+      - Keys set here earlier and no longer declared are removed. When O(config) is omitted, raw keys are left as they are.
+      - Order, spacing, quoting and comments in the file do not matter. A change is applied at the next start
+        (reported in C(restart_fields) of a running container).
     type: dict
   xen_type:
-    description: O(backend=xl) only. The Xen guest type; V(pvh) when omitted.
+    description:
+      - O(backend=xl) only. The Xen guest type (xl C(type)); V(pvh) when omitted. A change takes effect at the next boot.
     type: str
     choices: [pvh, pv, hvm]
   kernel:
-    description: O(backend=xl) only. Kernel image on the dom0 for PV and PVH guests.
+    description:
+      - Direct kernel boot (O(backend=libvirt)) or the PV/PVH kernel (O(backend=xl), xl C(kernel); required
+        for V(pv) and V(pvh) guests), a path on the hypervisor host. A change takes effect at the next boot.
     type: path
   ramdisk:
-    description: O(backend=xl) only. Initial ramdisk on the dom0 for PV and PVH guests.
+    description: Initial ramdisk for O(kernel) (xl C(ramdisk)).
     type: path
   extra:
-    description: O(backend=xl) only. Kernel command line for PV and PVH guests.
+    description: Kernel command line for O(kernel) (xl C(extra)).
     type: str
   on_crash:
-    description: O(backend=xl) only. What Xen does when the guest crashes.
+    description: O(backend=xl) only. What Xen does when the guest crashes (xl C(on_crash)); left as it is when omitted.
     type: str
     choices: [destroy, restart, preserve, coredump-destroy, coredump-restart, soft-reset, rename-restart]
 """

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import SpecError
-from ansible_collections.virtfleet.hypervisor.plugins.module_utils._units import parse_mib
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._units import parse_mib, parse_size
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
@@ -46,17 +46,20 @@ GUEST_DEFAULTS = {
     "shutdown_timeout": 120,
     "force_stop": False,
     "fleet": "default",
+    "kernel": None,
+    "ramdisk": None,
+    "extra": None,
 }
 COMPARED = ("fleet", "autostart", "vcpus", "memory", "max_vcpus", "max_memory", "cpu_mode", "hugepages",
-            "cpu_shares", "virt_type", "machine", "disks", "interfaces")
+            "cpu_shares", "virt_type", "machine", "kernel", "ramdisk", "extra", "disks", "interfaces", "config")
 BACKENDS = ("libvirt", "lxc", "xl")
 # Keys that only one backend understands; its backend module validates them.
 BACKEND_KEYS = {
-    "libvirt": (),
+    "libvirt": ("cloud_init",),
     "lxc": ("template", "template_options", "rootfs", "config"),
-    "xl": ("xen_type", "kernel", "ramdisk", "extra", "on_crash"),
+    "xl": ("xen_type", "on_crash"),
 }
-DISK_KEYS = ("volume", "pool", "path", "device", "readonly", "bus")
+DISK_KEYS = ("volume", "pool", "path", "device", "readonly", "bus", "size", "backing")
 NIC_KEYS = ("network", "bridge", "model", "mac")
 
 
@@ -108,13 +111,28 @@ def _disk(name, idx, raw):
         "device": _choice(name, field + ".device", raw.get("device") or "disk", DISK_DEVICES),
         "readonly": None,
         "bus": None,
+        "size": None,
+        "backing": None,
     }
     if has_vol:
+        if raw.get("size") is not None:
+            try:
+                disk["size"] = parse_size(raw["size"])
+            except ValueError as e:
+                raise SpecError(str(e), name, field + ".size")
+            if disk["size"] <= 0:
+                raise SpecError("must be greater than zero", name, field + ".size")
+        if raw.get("backing") is not None:
+            disk["backing"] = str(raw["backing"])
         disk["volume"] = str(raw["volume"])
         disk["pool"] = str(raw.get("pool") or "default")
         if not NAME_RE.match(disk["volume"]) and "/" in disk["volume"]:
             raise SpecError("a volume name cannot contain '/'", name, field + ".volume")
     else:
+        for key in ("size", "backing"):
+            if raw.get(key) is not None:
+                raise SpecError("only with 'volume' (a volume the guest converge creates when missing)",
+                                name, field + "." + key)
         path = str(raw["path"])
         if not path.startswith("/"):
             raise SpecError("must be an absolute path, got %r" % path, name, field + ".path")
@@ -214,6 +232,11 @@ def guest_from_params(raw, backend="libvirt"):
     if not isinstance(g["fleet"], str) or not NAME_RE.match(g["fleet"]):
         raise SpecError("invalid fleet name %r: use [A-Za-z0-9][A-Za-z0-9_.-]{0,62}" % (g["fleet"],),
                         name, "fleet")
+    for key in ("kernel", "ramdisk"):
+        if g[key] is not None and not str(g[key]).startswith("/"):
+            raise SpecError("must be an absolute path, got %r" % (g[key],), name, key)
+    if g["extra"] is not None and not isinstance(g["extra"], str):
+        raise SpecError("expected a string (the kernel command line)", name, "extra")
     g["shutdown_timeout"] = _int(name, "shutdown_timeout", g["shutdown_timeout"], minimum=0)
     return g
 

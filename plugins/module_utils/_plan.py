@@ -21,13 +21,14 @@ import copy
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import COMPARED
 
 CONFIG_ONLY = ("fleet",)  # metadata: nothing to apply to the running guest
-RESTART_ONLY = ("max_vcpus", "max_memory", "cpu_mode", "hugepages", "virt_type", "machine")
+RESTART_ONLY = ("kernel", "ramdisk", "extra", "max_vcpus", "max_memory", "cpu_mode", "hugepages", "virt_type", "machine")
 
 
 def carry_backend_fields(desired, config):
     """Copy what the toolstack generated (MACs) from the current definition into the
     desired spec when the user left it out, so redefining never churns them."""
-    desired = copy.deepcopy(desired)
+    # backend bookkeeping (e.g. libvirt's planned volumes, holding the connection) is shared, not copied
+    desired = copy.deepcopy(desired, {id(desired.get("_storage")): desired.get("_storage")})
     if not config:
         return desired
     cur_nics = config.get("interfaces") or []

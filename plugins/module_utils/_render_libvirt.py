@@ -64,6 +64,8 @@ def parse_domain(xml, config_cpu_mode=None):
     g["fleet"] = mark.get("fleet", "default") if mark is not None else None
     os_type = root.find("os/type")
     g["machine"] = os_type.get("machine") if os_type is not None else None
+    g["kernel"], g["ramdisk"], g["extra"] = (root.findtext("os/kernel"), root.findtext("os/initrd"),
+                                             root.findtext("os/cmdline"))
     vcpu = root.find("vcpu")
     g["max_vcpus"] = int(vcpu.text) if vcpu is not None else 1
     g["vcpus"] = int(vcpu.get("current", vcpu.text)) if vcpu is not None else 1
@@ -195,6 +197,15 @@ def render_domain(guest, base_xml=None):
         if base_xml and os_type.get("machine") != guest["machine"]:
             _drop_bus_layout(root)
         os_type.set("machine", guest["machine"])
+    os_el = root.find("os")
+    for key, tag in (("kernel", "kernel"), ("ramdisk", "initrd"), ("extra", "cmdline")):
+        elem = os_el.find(tag)
+        if guest.get(key):
+            if elem is None:
+                elem = ET.SubElement(os_el, tag)
+            elem.text = guest[key]
+        elif elem is not None:
+            os_el.remove(elem)
     idx = list(root).index(root.find("name")) + 1
     if root.find("uuid") is not None:
         idx += 1

@@ -13,6 +13,9 @@ from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import
     guests_from_params, view)
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._plan import plan as make_plan
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import get_backend
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import libvirt as lv
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import libvirt_objects as lvo
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _seed as seed
 
 _RESULT_KEYS = ("kind", "name", "action", "changed", "actions", "fields", "pending_restart",
                 "restart_fields", "managed")
@@ -40,9 +43,69 @@ def _final_state(p, current, check_mode, backend):
     return "absent" if p["action"] in ("delete", "prune") else p["desired"]["state"]
 
 
-def _fail(module, err, results, **extra):
+def _fail(module, err, results):
     module.fail_json(msg=str(err), object=err.obj, field=err.field, results=results,
-                     changed=any(r.get("changed") for r in results), **extra)
+                     changed=any(r.get("changed") for r in results))
+
+
+def _merge_storage(p, guest, current, restart):
+    """Volumes and seeds a guest's disks need (libvirt): their actions come first in the
+    guest's plan; a rebuilt seed of a running guest waits for its next boot."""
+    first = []
+    for _handler, sub, _current in guest.get("_storage", ()):
+        if not sub["changed"]:
+            continue
+        first.extend("%s %s/%s: %s" % (sub["kind"], sub["desired"]["pool"], sub["name"], a) for a in sub["actions"])
+        p["changed"] = True
+        if p["action"] == "none":
+            p["action"] = "update"
+        running = current is not None and current["state"] != "stopped" and guest["state"] != "stopped"
+        if sub.get("restart_required") and running:
+            p["fields"].append({"field": "cloud_init", "apply": "restart"})
+            p["restart_fields"].append("cloud_init")
+            if restart == "if_needed" and "restart" not in p["actions"]:
+                p["actions"].append("restart")
+                p["restart"] = True
+                p["state_from"] = p["state_to"] = guest["state"]
+            elif restart != "if_needed":
+                p["pending_restart"] = True
+    p["actions"][0:0] = first
+
+
+def _apply_all(module, work, apply, errors):
+    """Apply every changed plan (not in check mode); a failure marks only its object."""
+    for p, current in work:
+        if not p["changed"] or module.check_mode:
+            continue
+        try:
+            apply(p, current)
+        except VirtfleetError as e:
+            e.obj = e.obj or p["name"]
+            errors.append(e)
+            p["failed"], p["msg"] = True, str(e)
+
+
+def _finish(module, kind, results, before, after, errors, single, name=None, **extra):
+    """Add results for objects that failed before planning, build diff, exit or fail."""
+    for e in errors:
+        if not any(r["name"] == e.obj for r in results):
+            results.append({"kind": kind, "name": e.obj, "action": "none", "changed": False,
+                            "failed": True, "msg": str(e), "actions": [], "fields": []})
+    out = {"changed": any(r["changed"] for r in results), "results": results}
+    out.update(extra)
+    if single:
+        r = results[0] if results else {}
+        out.update({k: v for k, v in r.items() if k not in ("kind", "name", "changed", "failed", "msg")})
+        diff = {"before": before.get(name, {}), "after": after.get(name, {})}
+    else:
+        diff = {"before": before, "after": after}
+    if module._diff:
+        out["diff"] = diff
+    if errors:
+        failed = sorted({str(e) for e in errors})
+        module.fail_json(msg="%d %s(s) failed: %s" % (len(failed), kind, "; ".join(failed)),
+                         **dict(out, **{"failed_%ss" % kind: sorted({e.obj for e in errors}, key=str)}))
+    module.exit_json(**out)
 
 
 def converge(module, raw_guests, prune=False, prune_storage=False, single=False):
@@ -66,8 +129,13 @@ def converge(module, raw_guests, prune=False, prune_storage=False, single=False)
     backend = backend_cls(module.params, module.run_command)
 
     def make_plan_for(guest, current):
-        return make_plan(guest, current, module.params["restart"], fields=backend.fields,
-                         live_ops=backend.live_ops)
+        p = make_plan(guest, current, module.params["restart"], fields=backend.fields,
+                      live_ops=backend.live_ops)
+        _merge_storage(p, guest, current, module.params["restart"])
+        return p
+
+    def apply(p, current):
+        backend.apply(dict(p, action="delete", pruned=True) if p["action"] == "prune" else p, current)
 
     results, diffs_before, diffs_after = [], {}, {}
     try:
@@ -90,21 +158,8 @@ def converge(module, raw_guests, prune=False, prune_storage=False, single=False)
                     p = make_plan_for(spec, current)
                     p["action"] = "prune"
                     work.append((p, current))
+        _apply_all(module, work, apply, errors)
         for p, current in work:
-            if p["changed"] and not module.check_mode:
-                try:
-                    if p["action"] == "prune":
-                        p["action"] = "delete"
-                        backend.apply(p, current)
-                        p["action"] = "prune"
-                    else:
-                        backend.apply(p, current)
-                except VirtfleetError as e:
-                    e.obj = e.obj or p["name"]
-                    errors.append(e)
-                    p["changed"] = True
-                    p["failed"] = True
-                    p["msg"] = str(e)
             r = {k: p[k] for k in _RESULT_KEYS}
             r["failed"] = p.get("failed", False)
             if p.get("msg"):
@@ -116,26 +171,59 @@ def converge(module, raw_guests, prune=False, prune_storage=False, single=False)
                 diffs_after[p["name"]] = _after(p, current)
     finally:
         backend.close()
+    extra = {} if single else {"pending_restart": sorted(r["name"] for r in results if r.get("pending_restart"))}
+    _finish(module, "guest", results, diffs_before, diffs_after, errors, single,
+            raw_guests[0]["name"] if single else None, **extra)
 
-    for e in errors:
-        if not any(r["name"] == e.obj for r in results):
-            results.append({"kind": "guest", "name": e.obj, "action": "none", "changed": False,
-                            "failed": True, "msg": str(e), "actions": [], "fields": [],
-                            "pending_restart": False, "restart_fields": [], "managed": None})
-    changed = any(r["changed"] for r in results)
-    out = {"changed": changed, "results": results}
-    if single:
-        r = results[0] if results else {}
-        out.update({k: r.get(k) for k in ("actions", "fields", "pending_restart", "restart_fields", "state")})
-        diff = {"before": diffs_before.get(raw_guests[0]["name"], {}),
-                "after": diffs_after.get(raw_guests[0]["name"], {})}
-    else:
-        out["pending_restart"] = sorted(r["name"] for r in results if r.get("pending_restart"))
-        diff = {"before": diffs_before, "after": diffs_after}
-    if module._diff:
-        out["diff"] = diff
-    if errors:
-        failed = sorted({str(e) for e in errors})
-        module.fail_json(msg="%d guest(s) failed: %s" % (len(failed), "; ".join(failed)),
-                         failed_guests=sorted({e.obj for e in errors}, key=str), **out)
-    module.exit_json(**out)
+
+OBJECT_HANDLERS = {"network": lvo.NetworkHandler, "pool": lvo.PoolHandler, "volume": lvo.VolumeHandler,
+                   "cloud_init": lvo.SeedHandler}
+
+
+def converge_objects(module, kind, raw_specs, single=False):
+    """Converge networks, pools or volumes (libvirt); exits the module."""
+    if lv.libvirt is None:
+        module.fail_json(msg=missing_required_lib("libvirt-python"), exception=lv.LIBVIRT_IMPORT_ERROR)
+    if kind == "cloud_init" and seed.pycdlib is None:
+        module.fail_json(msg=missing_required_lib("pycdlib"), exception=seed.PYCDLIB_IMPORT_ERROR)
+    handler_cls = OBJECT_HANDLERS[kind]
+    specs, errors, seen = [], [], set()
+    for raw in raw_specs:
+        try:
+            spec = handler_cls.validate(raw)
+        except VirtfleetError as e:
+            if single:
+                _fail(module, e, [])
+            errors.append(e)
+            continue
+        key = (spec.get("pool"), spec["name"])
+        if key in seen:
+            _fail(module, VirtfleetError("declared more than once in this call", spec["name"], "name", kind=kind), [])
+        seen.add(key)
+        specs.append(spec)
+
+    backend = lv.LibvirtBackend(module.params, module.run_command)
+    handler = handler_cls(backend)
+    results, before, after, work = [], {}, {}, []
+    try:
+        for spec in specs:
+            try:
+                spec = handler.resolve(spec)
+                current = handler.current(spec)
+                work.append((handler.plan(spec, current), current))
+            except VirtfleetError as e:
+                e.obj = e.obj or spec["name"]
+                errors.append(e)
+        _apply_all(module, work, handler.apply, errors)
+    finally:
+        backend.close()
+    for p, current in work:
+        r = {k: p[k] for k in ("kind", "name", "action", "changed", "actions", "fields", "restart_required")}
+        r["failed"] = p.get("failed", False)
+        if p.get("msg"):
+            r["msg"] = p["msg"]
+        results.append(r)
+        if p["changed"]:
+            before[p["name"]] = handler.view(current)
+            after[p["name"]] = {} if p["action"] == "delete" else handler.view(p["desired"])
+    _finish(module, kind, results, before, after, errors, single, specs[0]["name"] if single and specs else None)

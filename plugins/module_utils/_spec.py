@@ -25,6 +25,8 @@ _DISK = {
     "device": {"type": "str", "choices": list(DISK_DEVICES), "default": "disk"},
     "readonly": {"type": "bool"},
     "bus": {"type": "str", "choices": list(DISK_BUSES)},
+    "size": {"type": "raw"},
+    "backing": {"type": "str"},
 }
 _NIC = {
     "network": {"type": "str"},
@@ -52,6 +54,17 @@ GUEST = {
     "remove_storage": {"type": "bool", "default": GUEST_DEFAULTS["remove_storage"]},
     "shutdown_timeout": {"type": "int", "default": GUEST_DEFAULTS["shutdown_timeout"]},
     "force_stop": {"type": "bool", "default": GUEST_DEFAULTS["force_stop"]},
+    # backends libvirt and xl
+    "kernel": {"type": "path"},
+    "ramdisk": {"type": "path"},
+    "extra": {"type": "str"},
+    # backend: libvirt
+    "cloud_init": {"type": "dict", "options": {
+        "user_data": {"type": "raw", "no_log": True},
+        "meta_data": {"type": "raw"},
+        "network_config": {"type": "raw"},
+        "pool": {"type": "str", "default": "default"},
+    }},
     # backend: lxc
     "template": {"type": "str"},
     "template_options": {"type": "list", "elements": "str"},
@@ -59,9 +72,6 @@ GUEST = {
     "config": {"type": "dict"},
     # backend: xl
     "xen_type": {"type": "str", "choices": ["pvh", "pv", "hvm"]},
-    "kernel": {"type": "path"},
-    "ramdisk": {"type": "path"},
-    "extra": {"type": "str"},
     "on_crash": {"type": "str", "choices": ["destroy", "restart", "preserve", "coredump-destroy",
                                             "coredump-restart", "soft-reset", "rename-restart"]},
 }
@@ -86,3 +96,69 @@ def argspec(kind):
     for part in _KINDS[kind]:
         spec.update(copy.deepcopy(part))
     return spec
+
+
+# doc fragment: virtfleet.hypervisor.network_spec
+NETWORK = {
+    "name": {"type": "str", "required": True},
+    "state": {"type": "str", "choices": ["active", "inactive", "absent"], "default": "active"},
+    "autostart": {"type": "bool", "default": True},
+    "forward": {"type": "str", "choices": ["nat", "route", "bridge", "isolated"], "default": "nat"},
+    "bridge": {"type": "str"},
+    "ip": {"type": "str"},
+    "netmask": {"type": "str"},
+    "dhcp": {"type": "dict", "options": {
+        "start": {"type": "str", "required": True},
+        "end": {"type": "str", "required": True},
+        "hosts": {"type": "list", "elements": "dict", "default": [], "options": {
+            "mac": {"type": "str", "required": True},
+            "ip": {"type": "str", "required": True},
+            "name": {"type": "str"},
+        }},
+    }},
+    "mtu": {"type": "int"},
+    "recreate": {"type": "bool", "default": False},
+}
+
+# documented in plugins/modules/pool.py
+POOL = {
+    "name": {"type": "str", "required": True},
+    "state": {"type": "str", "choices": ["active", "inactive", "absent"], "default": "active"},
+    "autostart": {"type": "bool", "default": True},
+    "type": {"type": "str", "choices": ["dir"], "default": "dir"},
+    "path": {"type": "path"},
+    "mode": {"type": "str", "default": "0711"},
+}
+
+# doc fragment: virtfleet.hypervisor.volume_spec
+VOLUME = {
+    "name": {"type": "str", "required": True},
+    "pool": {"type": "str", "default": "default"},
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "size": {"type": "raw"},
+    "format": {"type": "str", "choices": ["qcow2", "raw"], "default": "qcow2"},
+    "backing": {"type": "str"},
+    "source": {"type": "path"},
+}
+
+# documented in plugins/modules/cloud_init.py
+CLOUD_INIT = {
+    "name": {"type": "str", "required": True},
+    "pool": {"type": "str", "default": "default"},
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "user_data": {"type": "raw", "no_log": True},
+    "meta_data": {"type": "raw"},
+    "network_config": {"type": "raw"},
+}
+
+# networks, pools and volumes are libvirt objects: only the uri of the connection options
+CONNECTION_LIBVIRT = {"uri": CONNECTION["uri"]}
+_OBJECT_KINDS = {
+    "network": (CONNECTION_LIBVIRT, NETWORK),
+    "networks": (CONNECTION_LIBVIRT, {"networks": {"type": "list", "elements": "dict", "required": True}}),
+    "pool": (CONNECTION_LIBVIRT, POOL),
+    "volume": (CONNECTION_LIBVIRT, VOLUME),
+    "volumes": (CONNECTION_LIBVIRT, {"volumes": {"type": "list", "elements": "dict", "required": True}}),
+    "cloud_init": (CONNECTION_LIBVIRT, CLOUD_INIT),
+}
+_KINDS.update(_OBJECT_KINDS)

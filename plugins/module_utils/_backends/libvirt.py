@@ -15,7 +15,7 @@ import traceback
 import xml.etree.ElementTree as ET
 
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import (
-    BackendError, SpecError)
+    BackendError, SpecError, VirtfleetError)
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _render_libvirt as render
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._plan import disk_key, nic_key
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends.base import GuestBackend
@@ -166,17 +166,25 @@ class LibvirtBackend(GuestBackend):
                                    ", ".join(sorted(k for k in machines if "." not in k)[:6])),
                                 name, "machine")
             guest["machine"] = machines[guest["machine"]]
+        guest["_storage"] = []
+        if guest.get("cloud_init"):
+            guest["disks"].append(self._seed(guest))
         for i, disk in enumerate(guest["disks"]):
             field = "disks[%d]" % i
             if disk["volume"]:
                 pool = self._pool(disk["pool"])
                 if pool is None:
                     raise SpecError("storage pool %r does not exist" % disk["pool"], name, field + ".pool")
+                if disk.get("size") or disk.get("backing"):
+                    self._disk_volume(guest, disk, field)
+                    continue
+                if disk.get("format"):
+                    continue
                 try:
                     vol = pool.storageVolLookupByName(disk["volume"])
                 except libvirt.libvirtError:
-                    raise SpecError("volume %r not found in pool %r" % (disk["volume"], disk["pool"]),
-                                    name, field + ".volume")
+                    raise SpecError("volume %r not found in pool %r (give size or backing to have it created)"
+                                    % (disk["volume"], disk["pool"]), name, field + ".volume")
                 fmt = ET.fromstring(vol.XMLDesc(0)).find("target/format")
                 disk["format"] = fmt.get("type") if fmt is not None else "raw"
             else:
@@ -196,11 +204,51 @@ class LibvirtBackend(GuestBackend):
                                 "interfaces[%d].bridge" % i)
         return guest
 
+    def _disk_volume(self, guest, disk, field):
+        """A disk that declares size/backing: plan its volume (create when missing, grow)."""
+        from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import libvirt_objects as lvo
+        spec = {"name": disk["volume"], "pool": disk["pool"], "size": disk.get("size"), "backing": disk.get("backing"),
+                "format": "qcow2"}
+        handler = lvo.VolumeHandler(self)
+        try:
+            spec = handler.resolve(lvo.volume_from_params(spec))
+            current = handler.current(spec)
+            if current is not None:
+                spec["format"] = current["format"]
+                spec["backing"] = None  # never rebase an existing volume: the disk only asked for it when missing
+            plan = handler.plan(spec, current)
+        except VirtfleetError as e:
+            raise type(e)(e.msg, guest["name"], field + "." + (e.field or "volume"))
+        disk["format"] = spec["format"]
+        guest["_storage"].append((handler, plan, current))
+
+    def _seed(self, guest):
+        """cloud_init: plan the seed volume <name>-cidata and return its cdrom disk."""
+        from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import libvirt_objects as lvo
+        ci = guest["cloud_init"]
+        if not isinstance(ci, dict) or set(ci) - {"user_data", "meta_data", "network_config", "pool"}:
+            raise SpecError("expected a mapping with user_data, meta_data, network_config and pool",
+                            guest["name"], "cloud_init")
+        handler = lvo.SeedHandler(self)
+        try:
+            spec = handler.validate(dict(ci, name=guest["name"] + "-cidata", pool=ci.get("pool") or "default"))
+            spec = handler.resolve(spec)
+            current = handler.current(spec)
+            plan = handler.plan(spec, current)
+        except VirtfleetError as e:
+            raise type(e)(e.msg, guest["name"], "cloud_init." + (e.field or "pool"))
+        guest["_storage"].append((handler, plan, current))
+        return {"volume": spec["name"], "pool": spec["pool"], "path": None, "device": "cdrom", "bus": "sata",
+                "readonly": True, "size": None, "backing": None, "format": "raw"}
+
     # -- applying --------------------------------------------------------------
     def apply(self, plan, current):
         """Carry out one plan. Returns nothing; raises BackendError naming the guest."""
         name = plan["name"]
         try:
+            for handler, sub, sub_current in plan["desired"].get("_storage", ()):
+                if sub["changed"]:
+                    handler.apply(sub, sub_current)
             if plan["action"] == "delete":
                 self._delete(name, plan["desired"], current)
             elif plan["action"] in ("create", "update"):

@@ -41,7 +41,7 @@ def test_defaults_and_normalisation():
                                   "mac": "52:54:00:ab:cd:ef"}
     assert g["disks"][0]["bus"] == "sata" and g["disks"][0]["readonly"] is True
     assert g["disks"][1] == {"volume": "v", "pool": "default", "path": None, "device": "disk",
-                             "readonly": False, "bus": "virtio"}
+                             "readonly": False, "bus": "virtio", "size": None, "backing": None}
 
 
 @pytest.mark.parametrize("raw, field", [
@@ -53,7 +53,10 @@ def test_defaults_and_normalisation():
     ({"name": "ok", "cpu_shares": 1}, "cpu_shares"),
     ({"name": "ok", "disks": {"path": "/x"}}, "disks"),
     ({"name": "ok", "disks": [{"path": "/x", "volume": "v"}]}, "disks[0]"),
-    ({"name": "ok", "disks": [{"path": "/x", "size": 1}]}, "disks[0]"),
+    ({"name": "ok", "disks": [{"path": "/x", "size": 1}]}, "disks[0].size"),
+    ({"name": "ok", "disks": [{"path": "/x", "colour": 1}]}, "disks[0]"),
+    ({"name": "ok", "disks": [{"volume": "v", "size": "1 parsec"}]}, "disks[0].size"),
+    ({"name": "ok", "kernel": "vmlinuz"}, "kernel"),
     ({"name": "ok", "interfaces": [{"network": "n", "mac": "52:54:00:00:00:01"},
                                    {"network": "n", "mac": "52:54:00:00:00:01"}]}, "interfaces"),
     ({"name": "ok", "autostart": "perhaps"}, "autostart"),
