@@ -47,18 +47,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 results:
-  description: One item per object; see the notes for its keys.
+  description: One item, the converged network; see the notes for its keys, also returned at the top level.
   returned: always
-  type: list
-  elements: dict
-actions:
-  description: What was done (in check mode, would be done), in order. Single-object modules only.
-  returned: when a single object is converged
-  type: list
-  elements: str
-fields:
-  description: The changed fields, each with how it takes effect. Single-object modules only.
-  returned: when a single object is converged
   type: list
   elements: dict
 """

@@ -67,6 +67,17 @@ class _Handler(object):
             return {}
         return {k: obj.get(k) for k in ("name", "state") + self.compared if obj.get(k) is not None}
 
+    def _read(self, lookup, name, parse, inactive_flag):
+        """The persistent definition of a network or pool as a model, with its run state."""
+        try:
+            obj = lookup(name)
+        except lv.libvirt.libvirtError:
+            return None
+        cur = parse(self.call("read " + self.kind, obj.XMLDesc, inactive_flag))
+        active = bool(obj.isActive())
+        cur.update(active=active, autostart=bool(obj.autostart()), state="active" if active else "inactive")
+        return cur
+
     def call(self, what, fn, *args):
         try:
             return self.lv.call(what, fn, *args)
@@ -81,13 +92,8 @@ class NetworkHandler(_Handler):
     compared = NETWORK_COMPARED
 
     def current(self, spec):
-        try:
-            net = self.lv.conn.networkLookupByName(spec["name"])
-        except lv.libvirt.libvirtError:
-            return None
-        cur = render.parse_network(self.call("read network", net.XMLDesc, lv.libvirt.VIR_NETWORK_XML_INACTIVE))
-        cur.update(active=bool(net.isActive()), autostart=bool(net.autostart()), state="active" if net.isActive() else "inactive")
-        return cur
+        return self._read(self.lv.conn.networkLookupByName, spec["name"], render.parse_network,
+                          lv.libvirt.VIR_NETWORK_XML_INACTIVE)
 
     def users(self, name):
         """Running guests with an interface on network ``name``."""
@@ -191,14 +197,8 @@ class PoolHandler(_Handler):
     compared = POOL_COMPARED
 
     def current(self, spec):
-        try:
-            pool = self.lv.conn.storagePoolLookupByName(spec["name"])
-        except lv.libvirt.libvirtError:
-            return None
-        cur = render.parse_pool(self.call("read pool", pool.XMLDesc, lv.libvirt.VIR_STORAGE_XML_INACTIVE))
-        cur.update(active=bool(pool.isActive()), autostart=bool(pool.autostart()),
-                   state="active" if pool.isActive() else "inactive")
-        return cur
+        return self._read(self.lv.conn.storagePoolLookupByName, spec["name"], render.parse_pool,
+                          lv.libvirt.VIR_STORAGE_XML_INACTIVE)
 
     def resolve(self, p):
         return p
