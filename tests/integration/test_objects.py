@@ -1,5 +1,5 @@
 """network(s), pool and volume(s) against the real libvirtd: create / no-op / update / delete,
-check mode mutates nothing. Networks are isolated, with TEST-NET-2 addresses (198.51.100.0/24)
+check mode mutates nothing. Networks are isolated, with TEST-NET-3 addresses (203.0.113.0/24, the demo uses TEST-NET-2)
 or none: nothing here can carry traffic off the host."""
 
 import os
@@ -38,9 +38,9 @@ def net_cleanup(conn):
 
 
 def isolated(**kw):
-    args = {"name": NET, "forward": "isolated", "bridge": "vftestbr9", "ip": "198.51.100.1", "netmask": "24",
-            "dhcp": {"start": "198.51.100.100", "end": "198.51.100.150",
-                     "hosts": [{"mac": "52:54:00:00:00:10", "ip": "198.51.100.10", "name": "a"}]}}
+    args = {"name": NET, "forward": "isolated", "bridge": "vftestbr9", "ip": "203.0.113.1", "netmask": "24",
+            "dhcp": {"start": "203.0.113.100", "end": "203.0.113.150",
+                     "hosts": [{"mac": "52:54:00:00:00:10", "ip": "203.0.113.10", "name": "a"}]}}
     args.update(kw)
     return args
 
@@ -50,24 +50,24 @@ def test_network_lifecycle_and_live_dhcp(conn, net_cleanup):
     assert r["action"] == "create" and r["diff"]["after"]["forward"] == "isolated"
     n = conn.networkLookupByName(NET)
     assert n.isActive() and n.autostart()
-    assert b"198.51.100.1" in subprocess.run(["ip", "-4", "addr", "show", "vftestbr9"],
+    assert b"203.0.113.1" in subprocess.run(["ip", "-4", "addr", "show", "vftestbr9"],
                                              capture_output=True, check=True).stdout
     # a guest on the network: DHCP changes are live and leave its tap in place
     run_module("guest", {"name": PREFIX + "ng", "virt_type": "qemu", "memory": 32, "interfaces": [{"network": NET}]})
     taps_before = os.listdir("/sys/class/net/vftestbr9/brif")
-    new_dhcp = {"start": "198.51.100.120", "end": "198.51.100.200",
-                "hosts": [{"mac": "52:54:00:00:00:11", "ip": "198.51.100.11", "name": "b"}]}
+    new_dhcp = {"start": "203.0.113.120", "end": "203.0.113.200",
+                "hosts": [{"mac": "52:54:00:00:00:11", "ip": "203.0.113.11", "name": "b"}]}
     r = cycle("network", isolated(dhcp=new_dhcp), conn)
     assert r["fields"] == [{"field": "dhcp", "apply": "live"}] and r["actions"] == ["update dhcp live"]
     assert os.listdir("/sys/class/net/vftestbr9/brif") == taps_before
     live = n.XMLDesc(0)
-    assert "198.51.100.200" in live and "52:54:00:00:00:11" in live and "52:54:00:00:00:10" not in live
-    assert "198.51.100.200" in n.XMLDesc(1)  # persistent too
+    assert "203.0.113.200" in live and "52:54:00:00:00:11" in live and "52:54:00:00:00:10" not in live
+    assert "203.0.113.200" in n.XMLDesc(1)  # persistent too
     # a rebuild while a guest uses it is refused, naming the guest; recreate allows it
-    r = run_module("network", isolated(dhcp=new_dhcp, ip="198.51.100.2"))
+    r = run_module("network", isolated(dhcp=new_dhcp, ip="203.0.113.2"))
     assert r["failed"] and "network '%s': ip:" % NET in r["msg"] and PREFIX + "ng" in r["msg"]
-    assert "198.51.100.1'" in n.XMLDesc(0)
-    r = run_module("network", isolated(dhcp=new_dhcp, ip="198.51.100.2", recreate=True))
+    assert "203.0.113.1'" in n.XMLDesc(0)
+    r = run_module("network", isolated(dhcp=new_dhcp, ip="203.0.113.2", recreate=True))
     assert r["changed"] and {"field": "ip", "apply": "rebuild"} in r["fields"]
     r = cycle("network", {"name": NET, "state": "absent"}, conn)
     assert r["actions"] == ["destroy", "undefine"]
@@ -75,11 +75,11 @@ def test_network_lifecycle_and_live_dhcp(conn, net_cleanup):
 
 def test_network_inactive_and_nat_definition(conn, net_cleanup):
     # a nat network is only defined, never started: it would route off the host
-    r = cycle("network", {"name": NET, "forward": "nat", "ip": "198.51.100.1", "state": "inactive",
+    r = cycle("network", {"name": NET, "forward": "nat", "ip": "203.0.113.1", "state": "inactive",
                           "autostart": False}, conn)
     n = conn.networkLookupByName(NET)
     assert not n.isActive() and "mode='nat'" in n.XMLDesc(0) and r["action"] == "create"
-    r = cycle("network", {"name": NET, "forward": "route", "ip": "198.51.100.1", "state": "inactive",
+    r = cycle("network", {"name": NET, "forward": "route", "ip": "203.0.113.1", "state": "inactive",
                           "autostart": False, "mtu": 1400}, conn)
     assert sorted(f["field"] for f in r["fields"]) == ["forward", "mtu"]
     assert all(f["apply"] == "config" for f in r["fields"])
@@ -89,7 +89,7 @@ def test_networks_batch_partial_failure(conn, net_cleanup):
     r = run_module("networks", {"networks": [
         {"name": PREFIX + "n2", "forward": "isolated"},
         {"name": PREFIX + "n3", "forward": "bridge", "bridge": "vftestnobr"},
-        {"name": PREFIX + "n4", "forward": "isolated", "ip": "198.51.100.1", "dhcp": {"start": "198.51.101.1", "end": "198.51.101.9"}},
+        {"name": PREFIX + "n4", "forward": "isolated", "ip": "203.0.113.1", "dhcp": {"start": "198.51.101.1", "end": "198.51.101.9"}},
     ]})
     assert r["failed"] and r["failed_networks"] == [PREFIX + "n3", PREFIX + "n4"]
     assert "network '%sn3': bridge:" % PREFIX in r["msg"] and "dhcp.start:" in r["msg"]
