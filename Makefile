@@ -14,8 +14,11 @@ setup-host:
 setup-venv:
 	@bash scripts/setup-venv.sh
 
-lab-image: setup-host
+LAB_VARIANTS := cloudinit
+
+lab-image: setup-host  ## the base lab image and the variants the lab tests boot
 	@bash scripts/build-lab-image.sh
+	@for v in $(LAB_VARIANTS); do bash scripts/build-lab-image.sh --variant $$v || exit 1; done
 
 demo: setup  ## converge the example local lab (inventories/local), twice, and show it
 	@bash scripts/demo.sh
