@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # VARIANT_INCLUDE is read by build-lab-image.sh
 # Lab image variant "cloudinit": cloud-init reading only a NoCloud seed (the cidata ISO the
 # cloud_init module builds), so boots never probe a metadata service on the network.
 # python3-cffi-backend: debootstrap does not resolve virtual packages (python3-cryptography

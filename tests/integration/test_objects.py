@@ -50,8 +50,8 @@ def test_network_lifecycle_and_live_dhcp(conn, net_cleanup):
     assert r["action"] == "create" and r["diff"]["after"]["forward"] == "isolated"
     n = conn.networkLookupByName(NET)
     assert n.isActive() and n.autostart()
-    assert b"203.0.113.1" in subprocess.run(["ip", "-4", "addr", "show", "vftestbr9"],
-                                             capture_output=True, check=True).stdout
+    addr = subprocess.run(["ip", "-4", "addr", "show", "vftestbr9"], capture_output=True, check=True).stdout
+    assert b"203.0.113.1" in addr
     # a guest on the network: DHCP changes are live and leave its tap in place
     run_module("guest", {"name": PREFIX + "ng", "virt_type": "qemu", "memory": 32, "interfaces": [{"network": NET}]})
     taps_before = os.listdir("/sys/class/net/vftestbr9/brif")
