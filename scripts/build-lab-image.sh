@@ -16,7 +16,9 @@
 # Variants (--variant NAME) add packages and a customisation step on top of the base
 # recipe: scripts/lab-variants/NAME.sh sets VARIANT_INCLUDE (comma-separated packages)
 # and may define variant_customize (run with $ROOTFS set, in_root available, before the
-# trim). A variant's image lives in $VF_CACHE/images/bookworm-NAME/.
+# trim) and VARIANT_EXPORTS (space-separated paths inside the rootfs, e.g. "boot/xen"; each
+# is copied into the image dir under its base name, like vmlinuz). A variant's image lives
+# in $VF_CACHE/images/bookworm-NAME/.
 # Usage: scripts/build-lab-image.sh [--variant NAME] [--force]
 . "$(dirname "$0")/lib.sh"
 
@@ -34,7 +36,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --force) force=1 ;;
     --variant) VARIANT="${2:?--variant needs a name}"; shift ;;
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument: $1 (usage: $0 [--variant NAME] [--force])" ;;
   esac
   shift
@@ -42,6 +44,7 @@ done
 
 IMAGE="$SUITE"
 VARIANT_INCLUDE=""
+VARIANT_EXPORTS=""
 variant_customize() { :; }
 if [ -n "$VARIANT" ]; then
   vfile="$(dirname "$0")/lab-variants/$VARIANT.sh"
@@ -52,6 +55,13 @@ if [ -n "$VARIANT" ]; then
   [ -z "$VARIANT_INCLUDE" ] || INCLUDE="$INCLUDE,$VARIANT_INCLUDE"
   RECIPE_REV="$RECIPE_REV+$VARIANT:$(sha256sum "$vfile" | cut -c1-12)"
 fi
+EXPORTS=()
+for p in $VARIANT_EXPORTS; do
+  case "$(basename "$p")" in
+    disk.qcow2|vmlinuz|initrd.img|stamp|*.lock) die "VARIANT_EXPORTS: $p would overwrite an image file" ;;
+  esac
+  EXPORTS+=("$(basename "$p")")
+done
 RECIPE="virtfleet-lab-image rev=$RECIPE_REV suite=$SUITE variant=minbase size=$DISK_SIZE include=$INCLUDE"
 
 OUT="$VF_CACHE/images/$IMAGE"
@@ -63,7 +73,9 @@ elapsed() { local ms=$(( $(now_ms) - ${1:-$t_start} )); printf '%d.%d' $((ms / 1
 
 stamp_ok() {
   [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$RECIPE" ] &&
-    [ -s "$OUT/disk.qcow2" ] && [ -s "$OUT/vmlinuz" ] && [ -s "$OUT/initrd.img" ]
+    [ -s "$OUT/disk.qcow2" ] && [ -s "$OUT/vmlinuz" ] && [ -s "$OUT/initrd.img" ] || return 1
+  local f
+  for f in "${EXPORTS[@]}"; do [ -s "$OUT/$f" ] || return 1; done
 }
 
 if [ "$force" = 0 ] && stamp_ok; then
@@ -275,6 +287,10 @@ log "customised (kernel $kver) in $(elapsed "$t") s"
 t=$(now_ms)
 install -m 0644 "$ROOTFS/boot/vmlinuz-$kver" "$WORK/vmlinuz"
 install -m 0644 "$ROOTFS/boot/initrd.img-$kver" "$WORK/initrd.img"
+for p in $VARIANT_EXPORTS; do
+  [ -s "$ROOTFS/$p" ] || die "VARIANT_EXPORTS: $p is missing or empty in the image"
+  install -m 0644 "$ROOTFS/$p" "$WORK/$(basename "$p")"
+done
 umount_below "$ROOTFS"
 truncate -s "$DISK_SIZE" "$WORK/disk.raw"
 mkfs.ext4 -q -F -L lab-root -d "$ROOTFS" "$WORK/disk.raw" >"$WORK/mkfs.log" 2>&1 ||
@@ -287,10 +303,10 @@ log "disk image made in $(elapsed "$t") s ($(du -h "$WORK/disk.qcow2" | cut -f1)
 # --- 4. install atomically ------------------------------------------------------------
 mkdir -p "$OUT"
 rm -f "$STAMP"                       # no stamp while the files are being swapped
-for f in disk.qcow2 vmlinuz initrd.img; do
+for f in disk.qcow2 vmlinuz initrd.img "${EXPORTS[@]}"; do
   mv -f "$WORK/$f" "$OUT/$f"
 done
 printf '%s\n' "$RECIPE" >"$WORK/stamp"
-sync "$OUT/disk.qcow2" "$OUT/vmlinuz" "$OUT/initrd.img" "$WORK/stamp" 2>/dev/null || sync
+sync "$OUT/disk.qcow2" "$OUT/vmlinuz" "$OUT/initrd.img" "${EXPORTS[@]/#/$OUT/}" "$WORK/stamp" 2>/dev/null || sync
 mv -f "$WORK/stamp" "$STAMP"
 log "lab image ready: $OUT (kernel $kver) in $(elapsed) s total"

@@ -20,11 +20,14 @@ Module use::
 
 CLI::
 
-    labvm.py start NAME [--memory MiB] [--cpus N] [--no-wait]
+    labvm.py start NAME [--memory MiB] [--cpus N] [--image IMAGE] [--xen] [--no-wait]
     labvm.py stop NAME
     labvm.py list
     labvm.py inventory NAME
     labvm.py ssh NAME [-- cmd ...]
+
+A Xen dom0 lab (image ``bookworm-xen``, scripts/lab-variants/xen.sh) boots the hypervisor
+through QEMU's multiboot loader instead of the Linux kernel: ``lab_vm(name, **xen_boot())``.
 
 Every subprocess is run from an argv list, never through a shell.
 """
@@ -61,6 +64,19 @@ SSH_OPTIONS = (
     "-o", "IdentitiesOnly=yes",
     "-o", "LogLevel=ERROR",
 )
+
+
+DEFAULT_APPEND = "root=/dev/vda rw console=ttyS0"
+
+# Xen dom0 under TCG (see xen_boot): without smap=0 smep=0 dom0 crashes at boot; Xen 4.17
+# needs SSE4.2/POPCNT, which the qemu64 model lacks; TCG's emulated AMD SVM with nested
+# paging (+svm,+npt) gives Xen HVM support, so PVH (and HVM) guests run as well as PV.
+XEN_IMAGE = f"{SUITE}-xen"
+XEN_CPU = "qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt,+svm,+npt"
+XEN_APPEND = "console=com1 dom0_mem=1024M,max:1024M smap=0 smep=0"
+XEN_DOM0_APPEND = "root=/dev/vda rw console=hvc0"
+XEN_MEMORY = 1536
+XEN_CPUS = 2
 
 
 class LabVMError(RuntimeError):
@@ -200,8 +216,15 @@ def info(name: str) -> dict | None:
 
 
 def qemu_argv(lab: Path, files: dict[str, Path], port: int, memory: int, cpus: int,
-              extra_args: Sequence[str] = ()) -> list[str]:
-    for p in (lab, files["kernel"], files["initrd"]):
+              extra_args: Sequence[str] = (), kernel: str | None = None,
+              initrd: str | None = None, append: str | None = None,
+              cpu: str | None = None) -> list[str]:
+    """The QEMU command line. kernel/initrd/append/cpu override the image's Linux boot
+    (initrd is passed verbatim: for a multiboot kernel it is the module list)."""
+    paths = [lab, files["kernel"] if kernel is None else kernel]
+    if initrd is None:  # an override is passed verbatim: the caller checks its paths
+        paths.append(files["initrd"])
+    for p in paths:
         if "," in str(p):
             raise LabVMError(f"QEMU option paths may not contain ',': {p}")
     return [
@@ -214,9 +237,10 @@ def qemu_argv(lab: Path, files: dict[str, Path], port: int, memory: int, cpus: i
         "-monitor", "none",
         "-daemonize",
         "-pidfile", str(lab / "qemu.pid"),
-        "-kernel", str(files["kernel"]),
-        "-initrd", str(files["initrd"]),
-        "-append", "root=/dev/vda rw console=ttyS0",
+        *(["-cpu", cpu] if cpu else []),
+        "-kernel", str(files["kernel"] if kernel is None else kernel),
+        "-initrd", str(files["initrd"] if initrd is None else initrd),
+        "-append", DEFAULT_APPEND if append is None else append,
         "-drive", f"file={lab / 'disk.qcow2'},if=virtio,format=qcow2",
         "-netdev", f"user,id=n0,hostfwd=tcp:{SSH_HOST}:{port}-:22",
         "-device", "virtio-net-pci,netdev=n0",
@@ -228,11 +252,14 @@ def qemu_argv(lab: Path, files: dict[str, Path], port: int, memory: int, cpus: i
 
 
 def start(name: str, memory: int = DEFAULT_MEMORY, cpus: int = DEFAULT_CPUS,
-          extra_args: Sequence[str] = (), image: str = SUITE) -> dict:
+          extra_args: Sequence[str] = (), image: str = SUITE, kernel: str | None = None,
+          initrd: str | None = None, append: str | None = None, cpu: str | None = None) -> dict:
     """Start lab VM `name` (fresh overlay and key) and return its info.
 
     `image` names the cached image: "bookworm", or "bookworm-VARIANT" for an image built
-    with `scripts/build-lab-image.sh --variant VARIANT`.
+    with `scripts/build-lab-image.sh --variant VARIANT`. `kernel`, `initrd`, `append`
+    and `cpu` override QEMU's -kernel, -initrd, -append and -cpu (default: the image's
+    vmlinuz and initrd.img, root=/dev/vda, QEMU's CPU model); see xen_boot().
 
     Idempotent: if it is already running, its info is returned unchanged. A lab dir left
     behind by a VM that is no longer running is discarded and the VM is made anew.
@@ -258,7 +285,8 @@ def start(name: str, memory: int = DEFAULT_MEMORY, cpus: int = DEFAULT_CPUS,
             port = 0
             for attempt in range(5):
                 port = _free_port()
-                argv = qemu_argv(lab, files, port, memory, cpus, extra_args)
+                argv = qemu_argv(lab, files, port, memory, cpus, extra_args, kernel=kernel,
+                                 initrd=initrd, append=append, cpu=cpu)
                 proc = subprocess.run(argv, capture_output=True, text=True, check=False)
                 if proc.returncode == 0:
                     break
@@ -288,6 +316,8 @@ def start(name: str, memory: int = DEFAULT_MEMORY, cpus: int = DEFAULT_CPUS,
                 "image_recipe": files["stamp"].read_text().strip(),
                 "started_at": started_at,
             }
+            boot = {"kernel": kernel, "initrd": initrd, "append": append, "cpu": cpu}
+            data.update({k: v for k, v in boot.items() if v is not None})
             _write_json(lab / "vm.json", data)
             return data
         except BaseException:
@@ -395,12 +425,37 @@ def write_inventory(vm: dict, path: str | os.PathLike, group: str = "lab") -> Pa
     return path
 
 
+def xen_boot(image: str = XEN_IMAGE, xen_append: str = XEN_APPEND,
+             dom0_append: str = XEN_DOM0_APPEND, cpu: str = XEN_CPU) -> dict:
+    """start()/lab_vm() keyword arguments that boot the Xen hypervisor of `image` (built
+    with --variant xen, which exports the decompressed ELF `xen`) with QEMU's multiboot
+    loader: the image's vmlinuz (dom0, console on hvc0) and initrd.img are its modules.
+
+        with labvm.lab_vm("vftest-xen", **labvm.xen_boot()) as dom0: ...
+    """
+    d = image_dir(image)
+    xen, vmlinuz, initrd = d / "xen", d / "vmlinuz", d / "initrd.img"
+    image_files(image)
+    if not xen.is_file():
+        raise LabVMError(f"{xen} missing: image {image} was not built with --variant xen "
+                         f"(scripts/build-lab-image.sh --variant xen)")
+    for p in (xen, vmlinuz, initrd):
+        if "," in str(p) or " " in str(p):
+            raise LabVMError(f"multiboot module paths may not contain ',' or ' ': {p}")
+    return {"image": image, "kernel": str(xen), "append": xen_append,
+            "initrd": f"{vmlinuz} {dom0_append},{initrd}", "cpu": cpu,
+            "memory": XEN_MEMORY, "cpus": XEN_CPUS}
+
+
 @contextlib.contextmanager
 def lab_vm(name: str, memory: int = DEFAULT_MEMORY, cpus: int = DEFAULT_CPUS,
-           extra_args: Sequence[str] = (), timeout: float = 240, image: str = SUITE) -> Iterator[dict]:
+           extra_args: Sequence[str] = (), timeout: float = 240, image: str = SUITE,
+           kernel: str | None = None, initrd: str | None = None, append: str | None = None,
+           cpu: str | None = None) -> Iterator[dict]:
     """Start lab VM `name`, wait for ssh, yield its info; always stop it afterwards."""
     try:
-        vm = start(name, memory=memory, cpus=cpus, extra_args=extra_args, image=image)
+        vm = start(name, memory=memory, cpus=cpus, extra_args=extra_args, image=image,
+                   kernel=kernel, initrd=initrd, append=append, cpu=cpu)
         wait_ssh(vm, timeout=timeout)
         yield vm
     finally:
@@ -410,7 +465,14 @@ def lab_vm(name: str, memory: int = DEFAULT_MEMORY, cpus: int = DEFAULT_CPUS,
 # --- CLI ---------------------------------------------------------------------------------
 
 def _cmd_start(args: argparse.Namespace) -> int:
-    vm = start(args.name, memory=args.memory, cpus=args.cpus)
+    if args.xen:
+        boot = xen_boot(args.image or XEN_IMAGE)
+        boot["memory"] = args.memory or boot["memory"]
+        boot["cpus"] = args.cpus or boot["cpus"]
+        vm = start(args.name, **boot)
+    else:
+        vm = start(args.name, memory=args.memory or DEFAULT_MEMORY, cpus=args.cpus or DEFAULT_CPUS,
+                   image=args.image or SUITE)
     if not args.no_wait:
         took = wait_ssh(vm, timeout=args.timeout)
         print(f"lab {args.name}: ssh up {took:.1f} s after start", file=sys.stderr)
@@ -462,8 +524,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("start", help="start a lab VM and wait for ssh")
     s.add_argument("name")
-    s.add_argument("--memory", type=int, default=DEFAULT_MEMORY, help="MiB")
-    s.add_argument("--cpus", type=int, default=DEFAULT_CPUS)
+    s.add_argument("--memory", type=int, help=f"MiB (default {DEFAULT_MEMORY}, with --xen {XEN_MEMORY})")
+    s.add_argument("--cpus", type=int, help=f"default {DEFAULT_CPUS}, with --xen {XEN_CPUS}")
+    s.add_argument("--image", help=f"cached image (default {SUITE}, with --xen {XEN_IMAGE})")
+    s.add_argument("--xen", action="store_true", help="boot the image's Xen hypervisor with dom0 (xen_boot())")
     s.add_argument("--timeout", type=float, default=240, help="ssh wait, seconds")
     s.add_argument("--no-wait", action="store_true", help="do not wait for ssh")
     s.set_defaults(func=_cmd_start)

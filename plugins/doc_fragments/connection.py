@@ -29,8 +29,22 @@ options:
       - Converging a guest whose marker names another fleet moves it to this one (a C(config) change).
     type: str
     default: default
+  xl_config_dir:
+    description:
+      - O(backend=xl) only. The directory of the xl domain configurations on the dom0; each guest
+        is C(<xl_config_dir>/<name>.cfg) and autostart is the symlink C(<xl_config_dir>/auto/<name>.cfg).
+    type: path
+    default: /etc/xen
+  lxc_path:
+    description:
+      - O(backend=lxc) only. The LXC path holding the containers (C(lxc-* -P)); each container is the
+        directory C(<lxc_path>/<name>/). When omitted, LXC's default (C(lxc-config lxc.lxcpath),
+        usually C(/var/lib/lxc)).
+    type: path
 requirements:
-  - libvirt-python on the managed host (the Python that runs the module)
+  - libvirt-python on the managed host (the Python that runs the module), for O(backend=libvirt)
+  - the C(xl) toolstack on a Xen dom0 (the managed host), for O(backend=xl)
+  - the LXC userspace tools (C(lxc-*), LXC 4.0 or later) on the managed host, for O(backend=lxc)
 """
 
     # Pairs with _spec.RESTART.

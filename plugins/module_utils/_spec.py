@@ -16,6 +16,8 @@ CONNECTION = {
     "backend": {"type": "str", "choices": list(BACKENDS), "default": "libvirt"},
     "uri": {"type": "str", "default": "qemu:///system"},
     "fleet": {"type": "str", "default": GUEST_DEFAULTS["fleet"]},
+    "xl_config_dir": {"type": "path", "default": "/etc/xen"},
+    "lxc_path": {"type": "path"},
 }
 
 _DISK = {

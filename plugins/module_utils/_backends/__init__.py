@@ -10,9 +10,13 @@ from __future__ import annotations
 
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import BackendError
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends.libvirt import LibvirtBackend
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends.lxc import LxcBackend
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends.xl import XlBackend
 
 BACKENDS = {
     LibvirtBackend.name: LibvirtBackend,
+    LxcBackend.name: LxcBackend,
+    XlBackend.name: XlBackend,
 }
 
 

@@ -1,0 +1,569 @@
+# -*- coding: utf-8 -*-
+# Copyright: virtfleet maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""lxc backend: LXC containers through the ``lxc-*`` userspace tools (LXC 4.0 or later).
+
+Reads with ``lxc-ls --fancy``, ``lxc-info`` and ``lxc-cgroup``; changes with ``lxc-create``,
+``lxc-start``/``-stop``/``-freeze``/``-unfreeze``, ``lxc-cgroup`` and ``lxc-destroy``; all as
+argv lists under ``LC_ALL=C``. The container config is parsed to the guest model and
+rendered back in place (``_render_lxc``), written atomically (mode 0640) only when its
+meaning changes. Why these tools rather than libvirt-lxc: docs/lxc.md.
+
+Next to the config, ``virtfleet.json`` is the managed marker: the fleet, how the container
+was made (template or rootfs), the raw ``config`` keys virtfleet set, and a copy of the
+config the running instance was started with, so restart-only changes stay reported as
+pending until the container really restarts. Never calls exit_json/fail_json and never
+reads check mode.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import (
+    BackendError, SpecError, UnsupportedChange)
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _render_lxc as render
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends.base import GuestBackend
+
+FIELDS = ("fleet", "autostart", "vcpus", "memory", "cpu_shares", "disks", "interfaces", "config")
+LIMITS = ("memory", "vcpus", "cpu_shares")
+MARKER_FILE = "virtfleet.json"
+ARCHIVE_DIR = ".virtfleet-pruned"
+LXC_STATES = {"RUNNING": "running", "STARTING": "running", "THAWED": "running", "FROZEN": "paused",
+              "FREEZING": "paused", "STOPPED": "stopped", "STOPPING": "stopped", "ABORTING": "stopped"}
+# model keys LXC has no meaning for, with their defaults: anything else is an error
+NOT_FOR_LXC = (("cpu_mode", "default"), ("hugepages", False), ("virt_type", "kvm"), ("machine", None),
+               ("max_vcpus", None), ("max_memory", None), ("kernel", None), ("ramdisk", None), ("extra", None))
+TEMPLATE_RE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.-]*|/[^\0]+)$")
+BRIDGE_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,15}$")
+_ENV = {"LC_ALL": "C"}
+_LXC_ERROR_RE = re.compile(r"\.c: ?\w+: ?\d+ (?:- )?(.*)$")  # log file and stderr formats
+
+
+def cgroup_version(mounts_text):
+    """1 when a cgroup v1 memory hierarchy is mounted (v1 or hybrid host), else 2 (unified)."""
+    for line in mounts_text.splitlines():
+        f = line.split()
+        if len(f) >= 4 and f[2] == "cgroup" and "memory" in f[3].split(","):
+            return 1
+    return 2
+
+
+def parse_listing(text):
+    """``lxc-ls --fancy --fancy-format NAME,STATE,AUTOSTART,PID`` -> {name: {state, autostart, pid}}."""
+    out = {}
+    for line in text.splitlines()[1:]:
+        f = line.split()
+        if len(f) < 4:
+            continue
+        out[f[0]] = {"state": LXC_STATES.get(f[1].upper(), "stopped"), "autostart": f[2] == "1",
+                     "pid": int(f[3]) if f[3].isdigit() else None}
+    return out
+
+
+def proc_start_time(pid):
+    """Start time of a process (clock ticks since boot), or None: with the pid it identifies one
+    run of a container."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (IOError, OSError, IndexError, ValueError, TypeError):
+        return None
+
+
+def random_mac(used):
+    """A locally generated MAC in the 00:16:3e prefix LXC itself uses, not in ``used``."""
+    while True:
+        mac = "00:16:3e:" + ":".join("%02x" % b for b in bytearray(os.urandom(3)))
+        if mac not in used:
+            return mac
+
+
+def liblxc_error(stderr):
+    """(line, reason) from liblxc's log of a config it refused."""
+    line = reason = None
+    for text in stderr.splitlines():
+        m = re.search(r'at line "(.*)"', text)
+        if m:
+            line = m.group(1)
+        elif reason is None:
+            m = _LXC_ERROR_RE.search(text)
+            if m:
+                reason = m.group(1).split(" - ")[-1].strip()
+    return line, reason
+
+
+class LxcBackend(GuestBackend):
+    name = "lxc"
+    fields = FIELDS
+
+    def __init__(self, params, run_command=None):
+        super(LxcBackend, self).__init__(params, run_command)
+        self._path = params.get("lxc_path")
+        self._listing = None
+        self._markers = {}
+        self._want_keys = {}
+        self._version = None
+        self._checked = {}
+
+    # -- commands --------------------------------------------------------------
+    def _call(self, argv):
+        """(rc, stdout, stderr) of an argv list, in the C locale, arguments passed verbatim."""
+        return self.run_command(argv, environ_update=_ENV, expand_user_and_vars=False)
+
+    def _run(self, argv, what, obj=None, field=None):
+        rc, out, err = self._call(argv)
+        if rc != 0:
+            raise BackendError("%s failed (rc %d): %s" % (what, rc, (err or out or "").strip()[-1500:]),
+                               obj, field, rc=rc)
+        return out
+
+    @property
+    def lxc_path(self):
+        if self._path is None:
+            if shutil.which("lxc-ls") is None:
+                raise BackendError("the LXC userspace tools (lxc-ls, lxc-create, ...) are not installed on "
+                                   "this host (Debian/Ubuntu: apt install lxc)", None, "backend")
+            self._path = self._run(["lxc-config", "lxc.lxcpath"], "lxc-config lxc.lxcpath",
+                                   field="lxc_path").strip()
+        return self._path
+
+    def _lxc(self, tool, name, *args):
+        argv = [tool, "-P", self.lxc_path]
+        if name is not None:
+            argv += ["-n", name]
+        return argv + list(args)
+
+    def version(self):
+        if self._version is None:
+            with open("/proc/self/mounts") as f:
+                self._version = cgroup_version(f.read())
+        return self._version
+
+    def _dir(self, name):
+        return os.path.join(self.lxc_path, name)
+
+    # -- reading ---------------------------------------------------------------
+    def listing(self):
+        if self._listing is None:
+            if not os.path.isdir(self.lxc_path):
+                self._listing = {}
+            else:
+                out = self._run(self._lxc("lxc-ls", None, "--fancy", "--fancy-format", "NAME,STATE,AUTOSTART,PID"),
+                                "lxc-ls")
+                self._listing = parse_listing(out)
+        return self._listing
+
+    def marker(self, name):
+        """The managed marker (a dict), or None for a container virtfleet does not manage."""
+        if name not in self._markers:
+            try:
+                with open(os.path.join(self._dir(name), MARKER_FILE)) as f:
+                    data = json.load(f)
+            except (IOError, OSError, ValueError):
+                data = None
+            self._markers[name] = data if isinstance(data, dict) and data.get("fleet") else None
+        return self._markers[name]
+
+    def _read_config(self, name):
+        path = os.path.join(self._dir(name), "config")
+        try:
+            with open(path) as f:
+                return f.read()
+        except (IOError, OSError) as e:
+            raise BackendError("cannot read %s: %s" % (path, e), name, "config")
+
+    def _snapshot(self, mark, pid):
+        """The config text the running instance started with, when virtfleet started it (or
+        recorded it) and it has not restarted since; else None."""
+        run = (mark or {}).get("running") or {}
+        if pid and run.get("pid") == pid and run.get("start") == proc_start_time(pid):
+            return run.get("config")
+        return None
+
+    def _live_limits(self, name):
+        values = {}
+        for files in render.LIMIT_FILES[self.version()].values():
+            for cg_file in files:
+                rc, out, _err = self._call(self._lxc("lxc-cgroup", name, cg_file))
+                values[cg_file] = out.strip() if rc == 0 else None
+        return render.limits(self.version(), values.get)
+
+    def current(self, name):
+        info = self.listing().get(name)
+        if info is None:
+            return None
+        text = self._read_config(name)
+        lines = render.parse(text)
+        mark = self.marker(name)
+        raw_keys = (mark or {}).get("config_keys") or ()
+        want = self._want_keys.get(name, ())
+        config = render.to_model(lines, self.version(), raw_keys, want)
+        config.update(name=name, fleet=(mark or {}).get("fleet"))
+        live = None
+        if info["state"] != "stopped":
+            snap = self._snapshot(mark, info["pid"])
+            live = render.to_model(lines if snap is None else render.parse(snap), self.version(), raw_keys, want)
+            live.update(self._live_limits(name), name=name)
+        return {"config": config, "live": live, "state": info["state"], "autostart": config["autostart"],
+                "managed": mark is not None, "text": text, "lines": lines, "pid": info["pid"]}
+
+    def managed_names(self, fleet):
+        return sorted(n for n in self.listing() if (self.marker(n) or {}).get("fleet") == fleet)
+
+    def _state(self, name):
+        rc, out, _err = self._call(self._lxc("lxc-info", name, "-sH"))
+        if rc != 0:
+            return "absent"
+        return LXC_STATES.get(out.strip().upper(), "stopped")
+
+    def final_state(self, name):
+        return self._state(name)
+
+    def live_ops(self, field, want, live):
+        """Limits are cgroup values, changed on the running container; the rest needs a restart."""
+        if field in LIMITS:
+            return [("set_" + field, want)]
+        return None
+
+    # -- references ------------------------------------------------------------
+    def resolve(self, guest):
+        """Reject what LXC has no meaning for, check bridges, bind sources, template/rootfs
+        and the raw config keys (with liblxc's own parser). Raises SpecError."""
+        name = guest["name"]
+        if guest["state"] == "absent":
+            return guest
+        for key, default in NOT_FOR_LXC:
+            if guest.get(key) != default:
+                raise SpecError("not meaningful for backend lxc (leave it out)", name, key)
+            guest[key] = None
+        for i, nic in enumerate(guest["interfaces"]):
+            field = "interfaces[%d]" % i
+            if nic.get("network") is not None:
+                raise SpecError("LXC attaches a veth pair to a host bridge: use 'bridge' (libvirt networks are "
+                                "for backend libvirt)", name, field + ".network")
+            if nic.get("model") != "virtio":
+                raise SpecError("a container NIC is a veth pair, it has no model (leave it out)", name, field + ".model")
+            if not BRIDGE_RE.match(nic["bridge"]) or not os.path.isdir("/sys/class/net/%s/bridge" % nic["bridge"]):
+                raise SpecError("%r is not a bridge on this host" % nic["bridge"], name, field + ".bridge")
+        guest["disks"] = [self._resolve_disk(name, i, d) for i, d in enumerate(guest["disks"])]
+        paths = [d["path"] for d in guest["disks"]]
+        if len(paths) != len(set(paths)):
+            raise SpecError("the same path is bound twice", name, "disks")
+        if guest.get("cpu_shares") is not None and self.version() == 2:
+            guest["cpu_shares"] = render.weight_to_shares(render.shares_to_weight(guest["cpu_shares"]))
+        if guest.get("config") is not None:
+            guest["config"] = render.normalize_config(name, guest["config"], len(guest["interfaces"]))
+            self._check_with_liblxc(name, guest["config"], len(guest["interfaces"]))
+        self._want_keys[name] = tuple(guest["config"]) if guest.get("config") is not None else ()
+        self._resolve_origin(guest)
+        return guest
+
+    @staticmethod
+    def _resolve_disk(name, idx, disk):
+        field = "disks[%d]" % idx
+        if disk.get("volume") is not None:
+            raise SpecError("LXC binds host directories into the container: use 'path'", name, field + ".volume")
+        if disk["device"] != "disk":
+            raise SpecError("a container has no %s; bind a directory with 'path'" % disk["device"], name,
+                            field + ".device")
+        if disk["bus"] != "virtio":
+            raise SpecError("a bind mount has no bus (leave it out)", name, field + ".bus")
+        path = os.path.normpath(disk["path"])
+        if path == "/" or re.search(r"\s", path):
+            raise SpecError("cannot bind %r (the host root, or a path with blanks)" % disk["path"], name, field + ".path")
+        if not os.path.exists(path):
+            raise SpecError("%r does not exist on the host" % path, name, field + ".path")
+        return {"volume": None, "pool": None, "path": path, "device": "disk", "readonly": disk["readonly"],
+                "bus": "virtio", "kind": "dir" if os.path.isdir(path) else "file"}
+
+    def _resolve_origin(self, guest):
+        name = guest["name"]
+        template, options, rootfs = guest.get("template"), guest.get("template_options"), guest.get("rootfs")
+        if template is not None and (not isinstance(template, str) or not TEMPLATE_RE.match(template)):
+            raise SpecError("expected a template name (busybox, download, local, ...) or an absolute path, got %r"
+                            % (template,), name, "template")
+        if options is not None:
+            if template is None:
+                raise SpecError("only with 'template'", name, "template_options")
+            if not isinstance(options, list) or not all(isinstance(o, str) for o in options):
+                raise SpecError("expected a list of strings", name, "template_options")
+        if template is not None and rootfs is not None:
+            raise SpecError("give either 'template' or 'rootfs', not both", name, "rootfs")
+        if rootfs is not None:
+            rootfs = str(rootfs)
+            if not rootfs.startswith("/") or not os.path.exists(rootfs):
+                raise SpecError("expected an existing directory or tarball (absolute path), got %r" % rootfs,
+                                name, "rootfs")
+            guest["rootfs"] = os.path.normpath(rootfs)
+        want = ({"template": template, "template_options": list(options or [])} if template is not None
+                else {"rootfs": guest["rootfs"]} if rootfs is not None else None)
+        if name not in self.listing():
+            if want is None:
+                raise SpecError("a new container needs 'template' (e.g. busybox) or 'rootfs'", name, "template")
+            if os.path.lexists(self._dir(name)):
+                raise SpecError("%s exists but is not a container (no config): move it away first" % self._dir(name),
+                                name, "name")
+            return
+        had = (self.marker(name) or {}).get("origin")
+        if want is not None and had is not None and want != had:
+            field = "template" if template is not None else "rootfs"
+            raise UnsupportedChange("the container exists, made from %s; virtfleet never re-creates a container "
+                                    "to change how it was made (its rootfs may hold data): remove it with "
+                                    "state=absent first, or leave '%s' out" % (json.dumps(had, sort_keys=True), field),
+                                    name, field)
+
+    def _check_with_liblxc(self, name, config, n_nics):
+        """Let liblxc's own parser judge the raw keys (unknown keys, bad values)."""
+        lines = ["lxc.net.%d.type = veth" % i for i in range(n_nics)]
+        lines += ["%s = %s" % (k, v) for k in sorted(config) for v in config[k]]
+        key = "\n".join(lines)
+        if key not in self._checked:
+            tmp, rc, err = tempfile.mkdtemp(prefix="virtfleet-lxc-check-"), 1, ""
+            try:
+                os.mkdir(os.path.join(tmp, "check"))
+                with open(os.path.join(tmp, "check", "config"), "w") as f:
+                    f.write(key + "\n")
+                log = os.path.join(tmp, "log")
+                rc, _out, err = self._call(["lxc-info", "-P", tmp, "-n", "check", "-c", render.AUTOSTART_KEY,
+                                            "-l", "ERROR", "-o", log])
+                if rc != 0 and os.path.exists(log):
+                    with open(log) as f:
+                        err = f.read() + (err or "")
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+            self._checked[key] = None if rc == 0 else liblxc_error(err or "")
+        if self._checked[key] is not None:
+            line, reason = self._checked[key]
+            bad = render.parse(line or "")
+            field = "config.%s" % bad[0][0] if bad and bad[0][0] else "config"
+            raise SpecError("liblxc refuses %r: %s" % (line, reason or "invalid configuration"), name, field)
+
+    # -- applying --------------------------------------------------------------
+    def apply(self, plan, current):
+        """Carry out one plan. Raises BackendError naming the container."""
+        name = plan["name"]
+        try:
+            if plan["action"] == "delete":
+                self._delete(plan, current)
+            elif plan["action"] == "create":
+                self._create(plan)
+            elif plan["action"] == "update":
+                self._update(plan, current)
+        except BackendError as e:
+            e.obj = name
+            raise
+        finally:
+            self._listing = None
+            self._markers.pop(name, None)
+
+    def _with_macs(self, desired):
+        used = {n["mac"] for n in desired["interfaces"] if n.get("mac")}
+        desired = dict(desired, interfaces=[dict(n) for n in desired["interfaces"]])
+        for nic in desired["interfaces"]:
+            if not nic.get("mac"):
+                nic["mac"] = random_mac(used)
+                used.add(nic["mac"])
+        return desired
+
+    def _write_file(self, name, path, text):
+        """Atomic write (temp file in the same directory, fsync, rename), mode 0640, keeping the owner."""
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".virtfleet-")
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, 0o640)
+            if os.path.exists(path):
+                st = os.stat(path)
+                os.chown(tmp, st.st_uid, st.st_gid)
+            os.rename(tmp, path)
+        except (IOError, OSError) as e:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise BackendError("cannot write %s: %s" % (path, e), name, "config")
+
+    def _write_config(self, name, lines, text):
+        """Write the rendered config only when its meaning differs from ``lines``."""
+        if render.meaning(render.parse(text)) == render.meaning(lines):
+            return False
+        self._write_file(name, os.path.join(self._dir(name), "config"), text)
+        return True
+
+    def _write_marker(self, name, mark):
+        self._write_file(name, os.path.join(self._dir(name), MARKER_FILE), json.dumps(mark, indent=1, sort_keys=True) + "\n")
+        self._markers[name] = mark
+
+    def _create(self, plan):
+        """lxc-create with the rendered config as its seed (-f), from the template, or with
+        ``-t none`` around a rootfs directory virtfleet fills (cp -a / tar -x)."""
+        desired = self._with_macs(plan["desired"])
+        name = desired["name"]
+        template = desired.get("template")
+        cdir, base = self._dir(name), []
+        if not template:  # -t none makes no rootfs: make it, and name it in the seed
+            rootfs = os.path.join(cdir, "rootfs")
+            try:
+                os.makedirs(rootfs, 0o755)
+                os.chmod(cdir, 0o770)
+            except OSError as e:
+                raise BackendError("cannot make %s: %s" % (rootfs, e), name, "rootfs")
+            base = render.parse("lxc.rootfs.path = dir:%s" % rootfs)
+        fd, seed = tempfile.mkstemp(prefix="virtfleet-lxc-", suffix=".conf")
+        with os.fdopen(fd, "w") as f:
+            f.write(render.render(base, desired, self.version()))
+        argv = self._lxc("lxc-create", name, "-f", seed, "-t", template or "none")
+        if template and desired.get("template_options"):
+            argv += ["--"] + list(desired["template_options"])
+        try:
+            self._run(argv, "lxc-create", name, "template" if template else "rootfs")
+        except BackendError:
+            if os.path.exists(os.path.join(cdir, "config")):
+                self._call(self._lxc("lxc-destroy", name))
+            elif os.path.isdir(cdir):
+                shutil.rmtree(cdir, ignore_errors=True)  # made above, empty
+            raise
+        finally:
+            os.unlink(seed)
+        try:
+            if not template:
+                self._copy_rootfs(name, desired["rootfs"])
+            written = render.parse(self._read_config(name))
+            paths = [i for i, (k, _v, _t) in enumerate(written) if k == "lxc.rootfs.path"]
+            lines = [line for i, line in enumerate(written) if i not in paths[:-1]]  # -t none writes it twice
+            self._write_config(name, written, render.render(lines, desired, self.version()))
+            origin = ({"template": template, "template_options": list(desired.get("template_options") or [])}
+                      if template else {"rootfs": desired["rootfs"]})
+            self._write_marker(name, {"managed_by": "virtfleet.hypervisor", "fleet": desired["fleet"],
+                                      "origin": origin, "config_keys": sorted(desired.get("config") or ())})
+        except BackendError:
+            self._call(self._lxc("lxc-destroy", name))
+            raise
+        self._to_state(name, desired, desired["state"])
+
+    def _rootfs_dir(self, name):
+        for key, value in render.entries(render.parse(self._read_config(name))):
+            if key == "lxc.rootfs.path":
+                return value.split(":", 1)[1] if value.startswith("dir:") else value
+        raise BackendError("lxc-create wrote no lxc.rootfs.path", name, "rootfs")
+
+    def _copy_rootfs(self, name, src):
+        dest = self._rootfs_dir(name)
+        if os.path.isdir(src):
+            self._run(["cp", "-a", "--", src.rstrip("/") + "/.", dest + "/"], "copying the rootfs", name, "rootfs")
+        else:
+            self._run(["tar", "-x", "-p", "--numeric-owner", "-f", src, "-C", dest], "unpacking the rootfs",
+                      name, "rootfs")
+
+    def _update(self, plan, current):
+        desired = self._with_macs(plan["desired"])
+        name = desired["name"]
+        mark = dict(self.marker(name) or {})
+        new_mark = dict(mark)
+        if plan["define"] or plan["autostart"] is not None:
+            if current["state"] != "stopped" and self._snapshot(mark, current["pid"]) is None:
+                # keep what the running instance was started with, to report pending restarts
+                new_mark["running"] = {"pid": current["pid"], "start": proc_start_time(current["pid"]),
+                                       "config": current["text"]}
+            text = render.render(current["lines"], desired, self.version(), mark.get("config_keys") or ())
+            self._write_config(name, current["lines"], text)
+            new_mark.update(managed_by="virtfleet.hypervisor", fleet=desired["fleet"])
+            if desired.get("config") is not None:
+                new_mark["config_keys"] = sorted(desired["config"])
+        if new_mark != mark:
+            self._write_marker(name, new_mark)
+        for op, arg in plan["live_ops"]:
+            self._set_limit(name, op[len("set_"):], arg)
+        if plan.get("restart"):
+            self._stop(name, desired)
+        if plan["state_to"]:
+            self._to_state(name, desired, plan["state_to"])
+
+    def _set_limit(self, name, field, value):
+        for cg_file, cg_value in render.limit_settings(self.version(), field, value):
+            self._run(self._lxc("lxc-cgroup", name, cg_file, cg_value), "lxc-cgroup %s %s" % (cg_file, cg_value),
+                      name, field)
+
+    def _to_state(self, name, guest, want):
+        state = self._state(name)
+        if want == "running":
+            if state == "stopped":
+                self._start(name)
+            elif state == "paused":
+                self._run(self._lxc("lxc-unfreeze", name), "lxc-unfreeze", name, "state")
+        elif want == "paused":
+            if state == "stopped":
+                self._start(name)
+            if state != "paused":
+                self._run(self._lxc("lxc-freeze", name), "lxc-freeze", name, "state")
+        elif want == "stopped" and state != "stopped":
+            self._stop(name, guest)
+
+    def _start(self, name):
+        fd, log = tempfile.mkstemp(prefix="virtfleet-lxc-start-", suffix=".log")
+        os.close(fd)
+        try:
+            rc, out, err = self._call(self._lxc("lxc-start", name, "-l", "ERROR", "-o", log))
+            if rc != 0:
+                with open(log) as f:
+                    detail = [line.strip() for line in f if line.strip()][-4:]
+                raise BackendError("lxc-start failed (rc %d): %s" % (rc, " | ".join(detail) or (err or out).strip()),
+                                   name, "state", rc=rc)
+        finally:
+            os.unlink(log)
+        out = self._run(self._lxc("lxc-info", name, "-pH"), "lxc-info -p", name, "state").strip()
+        pid = int(out) if out.isdigit() else None
+        mark = dict(self.marker(name) or {})
+        if mark:
+            mark["running"] = {"pid": pid, "start": proc_start_time(pid), "config": self._read_config(name)}
+            self._write_marker(name, mark)
+
+    def _stop(self, name, guest):
+        """Clean shutdown (lxc.signal.halt), wait up to shutdown_timeout; kill only with force_stop."""
+        state = self._state(name)
+        if state == "stopped":
+            return
+        if state == "paused":
+            self._run(self._lxc("lxc-unfreeze", name), "lxc-unfreeze", name, "state")
+        timeout = guest.get("shutdown_timeout", 0)
+        if guest.get("force_stop"):
+            self._run(self._lxc("lxc-stop", name, *(["-t", str(timeout)] if timeout > 0 else ["-k"])),
+                      "lxc-stop", name, "state")
+            return
+        self._call(self._lxc("lxc-stop", name, "-t", str(timeout), "--nokill"))
+        if self._state(name) != "stopped":
+            raise BackendError("did not shut down within shutdown_timeout=%ss; set force_stop: true to kill it "
+                               "after the timeout" % timeout, name, "state")
+
+    def _delete(self, plan, current):
+        """Named (state=absent): lxc-destroy, the rootfs with it. Pruned: the container directory is
+        moved under <lxc_path>/.virtfleet-pruned/ (rootfs kept) unless prune_storage."""
+        name = plan["name"]
+        if current["state"] == "paused":
+            self._run(self._lxc("lxc-unfreeze", name), "lxc-unfreeze", name, "state")
+        if current["state"] != "stopped":
+            self._run(self._lxc("lxc-stop", name, "-k"), "lxc-stop -k", name, "state")
+        if plan.get("pruned") and not plan["desired"].get("remove_storage"):
+            self._archive(name)
+        else:
+            self._run(self._lxc("lxc-destroy", name), "lxc-destroy", name, "state")
+
+    def _archive(self, name):
+        base = os.path.join(self.lxc_path, ARCHIVE_DIR)
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        dest, n = os.path.join(base, "%s.%s" % (name, stamp)), 1
+        while os.path.exists(dest):
+            n += 1
+            dest = os.path.join(base, "%s.%s.%d" % (name, stamp, n))
+        try:
+            if not os.path.isdir(base):
+                os.mkdir(base, 0o700)
+            os.rename(self._dir(name), dest)
+        except OSError as e:
+            raise BackendError("cannot move %s to %s: %s" % (self._dir(name), dest, e), name, "state")

@@ -1,0 +1,447 @@
+# -*- coding: utf-8 -*-
+# Copyright: virtfleet maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""xl backend: Xen guests through the ``xl`` toolstack, on the dom0.
+
+The persistent definition is the xl domain configuration ``<xl_config_dir>/<name>.cfg``
+(written atomically, mode 0600, only when its meaning changes); the running guest is
+read from ``xl list`` (state) and ``xl list -l`` (JSON, where libxl merges the live memory
+target, vCPU availability and scheduler weight). Autostart is the symlink
+``<xl_config_dir>/auto/<name>.cfg`` that the xendomains service boots.
+
+Every command is an argv list run with ``LC_ALL=C``; libxl's own error text is passed
+through in the failure message. Never calls exit_json/fail_json and never reads check
+mode: the runner decides whether ``apply`` runs at all.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import tempfile
+
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import (
+    BackendError, SpecError)
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _render_xl as render
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends.base import GuestBackend
+
+DEFAULT_CONFIG_DIR = "/etc/xen"
+DOM0 = "Domain-0"
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+BRIDGE_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,15}$")
+SCHEDULERS = ("credit", "credit2")
+# the compared fields of the model that Xen has (no cpu_mode, hugepages, virt_type, machine)
+FIELDS = ("fleet", "autostart", "vcpus", "memory", "max_vcpus", "max_memory", "cpu_shares",
+          "disks", "interfaces", "xen_type", "kernel", "ramdisk", "extra", "on_crash")
+_ENV = {"LC_ALL": "C"}
+_SBIN = ("/usr/sbin", "/sbin", "/usr/local/sbin")
+
+
+class XlBackend(GuestBackend):
+    name = "xl"
+    fields = FIELDS
+
+    def __init__(self, params, run_command=None):
+        super(XlBackend, self).__init__(params, run_command)
+        self.config_dir = params.get("xl_config_dir") or DEFAULT_CONFIG_DIR
+        self._xl = None
+        self._list = None
+        self._json = None
+        self._info = None
+
+    # -- commands ----------------------------------------------------------------
+    def _find(self, prog):
+        for d in os.environ.get("PATH", "").split(os.pathsep) + list(_SBIN):
+            p = os.path.join(d, prog)
+            if d and os.path.isfile(p) and os.access(p, os.X_OK):
+                return p
+        return None
+
+    def xl_path(self):
+        if self._xl is None:
+            self._xl = self._find("xl")
+            if self._xl is None:
+                raise BackendError("the xl toolstack was not found (backend xl runs on a Xen dom0 "
+                                   "with xen-utils installed)", None, "backend")
+        return self._xl
+
+    def xl(self, *args, **kw):
+        """Run ``xl ARGS``; raise BackendError with xl's (libxl's) own text on failure."""
+        return self.run([self.xl_path()] + [str(a) for a in args], **kw)
+
+    def run(self, argv, check=True):
+        """Run an argv list with LC_ALL=C; on failure (when ``check``) raise BackendError
+        carrying the command's own message: ``xl create failed (rc 3): libxl: error: ...``."""
+        rc, out, err = self.run_command(argv, environ_update=_ENV)
+        if check and rc != 0:
+            what = " ".join([os.path.basename(argv[0])] + list(argv[1:2]))
+            raise BackendError("%s failed (rc %d): %s" % (what, rc, _text(err, out)), None, None,
+                               rc=rc, stderr=err)
+        return rc, out, err
+
+    def _invalidate(self):
+        self._list = self._json = None
+
+    # -- paths -------------------------------------------------------------------
+    def cfg_path(self, name, where=None):
+        """``<dir>/<name>.cfg``; a name that could leave the directory is an error."""
+        base = where or self.config_dir
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            raise SpecError("invalid guest name %r for an xl config file" % (name,), name, "name")
+        path = os.path.join(base, name + ".cfg")
+        if os.path.dirname(os.path.abspath(path)) != os.path.abspath(base):
+            raise SpecError("the name would leave the config directory %s" % base, name, "name")
+        return path
+
+    @property
+    def auto_dir(self):
+        return os.path.join(self.config_dir, "auto")
+
+    def auto_path(self, name):
+        return self.cfg_path(name, self.auto_dir)
+
+    # -- reading -----------------------------------------------------------------
+    def domains(self):
+        """``xl list``: {name: {domid, memory, vcpus, flags, state}}."""
+        if self._list is None:
+            self._list = render.parse_xl_list(self.xl("list")[1])
+        return self._list
+
+    def domain_configs(self):
+        """``xl list -l``: {name: live model}."""
+        if self._json is None:
+            out = self.xl("list", "-l")[1]
+            try:
+                self._json = render.parse_xl_list_json(out)
+            except ValueError as e:
+                raise BackendError("cannot parse `xl list -l` output: %s" % e)
+        return self._json
+
+    def info(self):
+        if self._info is None:
+            self._info = render.parse_xl_info(self.xl("info")[1])
+        return self._info
+
+    def scheduler(self, name=None):
+        """The scheduler that runs guest ``name`` (its cpupool's, read from ``xl list -l``),
+        else the host's default from ``xl info`` (credit2 since Xen 4.12)."""
+        sched = (self.domain_configs().get(name) or {}).get("sched") if name else None
+        sched = sched or self.info().get("xen_scheduler")
+        if sched not in SCHEDULERS:
+            raise BackendError("xen_scheduler is %r: weights need credit or credit2" % (sched,),
+                               None, "cpu_shares")
+        return sched
+
+    def _read_cfg(self, name):
+        path = self.cfg_path(name)
+        try:
+            with open(path) as f:
+                return f.read()
+        except (IOError, OSError) as e:
+            if os.path.exists(path):
+                raise BackendError("cannot read %s: %s" % (path, e), name)
+            return None
+
+    def current(self, name):
+        if name == DOM0:
+            raise SpecError("%s is the control domain; it cannot be managed" % DOM0, name, "name")
+        text = self._read_cfg(name)
+        config = None
+        if text is not None:
+            try:
+                config = render.parse_cfg_model(text)
+            except render.CfgError as e:
+                raise BackendError("%s is not a valid xl config: %s" % (self.cfg_path(name), e), name)
+        dom = self.domains().get(name)
+        if config is None and dom is None:
+            return None
+        live, state = None, "stopped"
+        if dom is not None:
+            state = "paused" if dom["state"] == "paused" else "running"
+            live = self.domain_configs().get(name)
+            # xl could not describe it: take the file for what runs, with xl list's figures
+            live = dict(live or config, memory=(live or {}).get("memory") or dom["memory"])
+        if config is None:
+            # running, but no config file here (made by hand): the definition is what runs
+            config = dict(live, fleet=None, managed=False)
+        return {"config": config, "cfg_text": text, "live": live, "state": state,
+                "autostart": os.path.lexists(self.auto_path(name)),
+                "managed": config.get("managed", False)}
+
+    def managed_names(self, fleet):
+        """Guests whose config file carries virtfleet's marker for ``fleet``."""
+        out = []
+        try:
+            entries = sorted(os.listdir(self.config_dir))
+        except OSError:
+            return out
+        for entry in entries:
+            name = entry[:-len(".cfg")]
+            if not entry.endswith(".cfg") or not NAME_RE.match(name) or name == DOM0:
+                continue
+            path = os.path.join(self.config_dir, entry)
+            if not os.path.isfile(path) or os.path.islink(path):
+                continue
+            try:
+                with open(path) as f:
+                    model = render.parse_cfg_model(f.read())
+            except (IOError, OSError, render.CfgError):
+                continue  # not ours to judge
+            if model["managed"] and model["fleet"] == fleet:
+                out.append(name)
+        return out
+
+    def final_state(self, name):
+        self._invalidate()
+        dom = self.domains().get(name)
+        if dom is not None:
+            return "paused" if dom["state"] == "paused" else "running"
+        return "stopped" if os.path.exists(self.cfg_path(name)) else "absent"
+
+    # -- live rules --------------------------------------------------------------
+    def live_ops(self, field, want, live):
+        """What Xen changes in a running guest: memory up to maxmem (balloon), vCPUs up to
+        maxvcpus (either way), the scheduler weight. Anything else waits for a restart."""
+        if field == "memory":
+            ceiling = live.get("max_memory") or live.get("memory")
+            return [("set_memory", want)] if ceiling and want <= ceiling else None
+        if field == "vcpus":
+            ceiling = live.get("max_vcpus") or live.get("vcpus")
+            return [("set_vcpus", want)] if ceiling and want <= ceiling else None
+        if field == "cpu_shares":
+            return [("set_cpu_shares", want)]
+        return None
+
+    # -- references --------------------------------------------------------------
+    def resolve(self, guest):
+        """Validate the xl keys and the references of one guest; raise SpecError."""
+        name = guest["name"]
+        self.cfg_path(name)
+        if name == DOM0:
+            raise SpecError("%s is the control domain; it cannot be managed" % DOM0, name, "name")
+        if guest["state"] == "absent":
+            return guest
+        if guest.get("cpu_mode") not in (None, "default"):
+            raise SpecError("not supported by backend xl (Xen picks the CPU features)", name, "cpu_mode")
+        if guest.get("hugepages"):
+            raise SpecError("not supported by backend xl", name, "hugepages")
+        if guest.get("machine"):
+            raise SpecError("not supported by backend xl (use xen_type)", name, "machine")
+        for key in ("cpu_mode", "hugepages", "virt_type", "machine"):
+            guest[key] = None  # libvirt's: not Xen's, not compared, not in the diff
+        xen_type = guest.get("xen_type") or "pvh"
+        if xen_type not in render.XEN_TYPES:
+            raise SpecError("expected one of %s, got %r" % ("|".join(render.XEN_TYPES), xen_type),
+                            name, "xen_type")
+        guest["xen_type"] = xen_type
+        for key in ("kernel", "ramdisk"):
+            path = guest.get(key)
+            if path is None:
+                continue
+            path = str(path)
+            if not path.startswith("/"):
+                raise SpecError("must be an absolute path on the dom0, got %r" % path, name, key)
+            if not os.path.isfile(path):
+                raise SpecError("file %r does not exist on the dom0" % path, name, key)
+            guest[key] = path
+        if xen_type in ("pv", "pvh") and not guest.get("kernel"):
+            raise SpecError("a %s guest needs a kernel (a path on the dom0)" % xen_type, name, "kernel")
+        if guest.get("extra") is not None:
+            guest["extra"] = str(guest["extra"])
+            if "\n" in guest["extra"]:
+                raise SpecError("a kernel command line is one line", name, "extra")
+        if guest.get("on_crash") is not None and guest["on_crash"] not in render.ON_CRASH:
+            raise SpecError("expected one of %s, got %r" % ("|".join(render.ON_CRASH), guest["on_crash"]),
+                            name, "on_crash")
+        if guest.get("cpu_shares") is not None and not 1 <= guest["cpu_shares"] <= 65535:
+            raise SpecError("a Xen scheduler weight is 1..65535, got %d" % guest["cpu_shares"],
+                            name, "cpu_shares")
+        for i, disk in enumerate(guest["disks"]):
+            field = "disks[%d]" % i
+            if disk.get("volume"):
+                raise SpecError("xl has no storage pools: give the image or device as 'path'",
+                                name, field + ".volume")
+            if "\n" in disk["path"]:
+                raise SpecError("a path is one line", name, field + ".path")
+            if not os.path.exists(disk["path"]):
+                raise SpecError("file %r does not exist on the dom0" % disk["path"], name, field + ".path")
+            if disk["bus"] == "sata":
+                disk["bus"] = "ide"  # xl's emulated disks are IDE (hdX) or SCSI (sdX)
+            disk["format"] = _sniff_format(disk["path"])
+        for i, nic in enumerate(guest["interfaces"]):
+            field = "interfaces[%d]" % i
+            if nic.get("network"):
+                raise SpecError("xl has no named networks: give a Linux bridge as 'bridge'",
+                                name, field + ".network")
+            if not BRIDGE_RE.match(nic["bridge"]):
+                raise SpecError("invalid bridge name %r" % nic["bridge"], name, field + ".bridge")
+            if not os.path.isdir("/sys/class/net/%s/bridge" % nic["bridge"]):
+                raise SpecError("%r is not a bridge on this dom0" % nic["bridge"], name, field + ".bridge")
+        return guest
+
+    # -- applying ----------------------------------------------------------------
+    def apply(self, plan, current):
+        """Carry out one plan. Returns nothing; raises BackendError naming the guest."""
+        name = plan["name"]
+        try:
+            if plan["action"] == "delete":
+                self._delete(name, plan["desired"], current)
+            elif plan["action"] in ("create", "update"):
+                self._converge(plan, current)
+        except BackendError as e:
+            e.obj = name
+            raise
+        finally:
+            self._invalidate()
+
+    def _converge(self, plan, current):
+        desired = plan["desired"]
+        name = desired["name"]
+        if plan["define"]:
+            self._write_cfg(desired, current)
+        for op, arg in plan["live_ops"]:
+            if op == "set_memory":
+                self.xl("mem-set", name, "%dm" % arg)
+            elif op == "set_vcpus":
+                self.xl("vcpu-set", name, arg)
+            elif op == "set_cpu_shares":
+                self.xl("sched-" + self.scheduler(name), "-d", name, "-w", arg)
+            else:
+                raise BackendError("cannot %s live" % op, name)
+        if plan["autostart"] is not None:
+            self._set_autostart(name, plan["autostart"])
+        if plan.get("restart"):
+            self._stop(name, desired)
+        if plan["state_to"]:
+            self._to_state(name, desired, plan["state_to"])
+
+    def _write_cfg(self, desired, current):
+        """Render and atomically replace the config file (0600), keeping unmanaged keys."""
+        name = desired["name"]
+        path = self.cfg_path(name)
+        old = current.get("cfg_text") if current else None
+        macs = {n["mac"] for n in desired["interfaces"] if n.get("mac")}
+        for nic in desired["interfaces"]:
+            if not nic.get("mac"):
+                nic["mac"] = _new_mac(macs)
+                macs.add(nic["mac"])
+        text = render.render_cfg(desired, old)
+        if text == old:
+            return
+        if not os.path.isdir(self.config_dir):
+            raise BackendError("config directory %s does not exist" % self.config_dir, name,
+                               "xl_config_dir")
+        fd, tmp = tempfile.mkstemp(prefix=".%s.cfg." % name, dir=self.config_dir)
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.rename(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    def _set_autostart(self, name, on):
+        link = self.auto_path(name)
+        if on:
+            if not os.path.isdir(self.auto_dir):
+                os.makedirs(self.auto_dir, 0o755)
+            if os.path.lexists(link):
+                os.unlink(link)
+            os.symlink(self.cfg_path(name), link)
+        elif os.path.lexists(link):
+            os.unlink(link)
+
+    def _state(self, name):
+        self._invalidate()
+        dom = self.domains().get(name)
+        if dom is None:
+            return "stopped"
+        return "paused" if dom["state"] == "paused" else "running"
+
+    def _to_state(self, name, guest, want):
+        state = self._state(name)
+        if want == "running":
+            if state == "stopped":
+                self.xl("create", self.cfg_path(name))
+            elif state == "paused":
+                self.xl("unpause", name)
+        elif want == "paused":
+            if state == "stopped":
+                self.xl("create", "-p", self.cfg_path(name))
+            elif state == "running":
+                self.xl("pause", name)
+        elif want == "stopped" and state != "stopped":
+            self._stop(name, guest)
+
+    def _stop(self, name, guest):
+        """``xl shutdown -w`` bounded by shutdown_timeout; ``xl destroy`` only with force_stop."""
+        if self._state(name) == "stopped":
+            return
+        if self._state(name) == "paused":
+            self.xl("unpause", name)
+        timeout = guest.get("shutdown_timeout", 120)
+        fallback = ["-F"] if guest.get("xen_type") == "hvm" else []
+        err = ""
+        if timeout > 0:
+            timeout_bin = self._find("timeout")
+            argv = [timeout_bin, "-k", "5", str(timeout)] if timeout_bin else []
+            rc, out, err = self.run(argv + [self.xl_path(), "shutdown", "-w"] + fallback + [name],
+                                    check=False)
+            if rc == 0 and self._state(name) == "stopped":
+                return
+            err = "" if rc in (124, 137) else _text(err, out)
+        else:
+            rc, out, err = self.xl("shutdown", *(fallback + [name]), check=False)
+            err = "" if rc == 0 else _text(err, out)
+        if self._state(name) == "stopped":
+            return
+        if not guest.get("force_stop"):
+            raise BackendError("did not shut down within shutdown_timeout=%ss%s; set force_stop: true "
+                               "to destroy it after the timeout"
+                               % (timeout, " (xl shutdown: %s)" % err if err else ""), name, "state")
+        self.xl("destroy", name)
+
+    def _delete(self, name, desired, current):
+        if self.domains().get(name) is not None:
+            self.xl("destroy", name)
+        link = self.auto_path(name)
+        if os.path.lexists(link):
+            os.unlink(link)
+        path = self.cfg_path(name)
+        if os.path.lexists(path):
+            os.unlink(path)
+        if desired.get("remove_storage") and current:
+            for disk in current["config"].get("disks") or []:
+                if disk["device"] == "disk" and not disk["readonly"] and disk.get("path") \
+                        and os.path.isfile(disk["path"]):
+                    os.unlink(disk["path"])
+
+
+def _text(err, out=""):
+    """xl's own message (stderr, else stdout), without the 'Parsing config' chatter."""
+    text = (err or "").strip() or (out or "").strip()
+    lines = [ln for ln in text.splitlines() if not ln.startswith("Parsing config from ")]
+    return "\n".join(lines).strip() or text
+
+
+def _new_mac(used):
+    """A random MAC in Xen's OUI 00:16:3e, not in ``used``."""
+    rng = random.SystemRandom()
+    while True:
+        mac = "00:16:3e:%02x:%02x:%02x" % (rng.randint(0, 0x7f), rng.randint(0, 0xff), rng.randint(0, 0xff))
+        if mac not in used:
+            return mac
+
+
+def _sniff_format(path):
+    """qcow2 images start with 'QFI\\xfb'; anything else (files, block devices) is raw."""
+    try:
+        with open(path, "rb") as f:
+            return "qcow2" if f.read(4) == b"QFI\xfb" else "raw"
+    except (IOError, OSError):
+        return "raw"

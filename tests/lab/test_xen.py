@@ -1,0 +1,445 @@
+"""Xen guests through the xl toolstack, on a real Xen 4.17 dom0.
+
+One lab VM per module (QEMU TCG, multiboot Xen, see scripts/labvm.py xen_boot and
+scripts/lab-variants/xen.sh) is shared by every test here: the dom0 takes about a minute
+to boot. The collection's modules run on it exactly as on any managed host: ansible ad-hoc
+over the forwarded ssh port with the lab inventory.
+
+Test guests boot the dom0's own kernel with the image's 80 KiB test initramfs
+(/var/lib/virtfleet-lab/guest-initrd.img) in 96 MiB, and obey `xl shutdown` (see
+EXTRA). Every object a test makes is named vftest-* and removed after each test.
+
+Needs the xen lab image (scripts/build-lab-image.sh --variant xen); never builds it and
+never skips: a missing image is a failure. `make test` runs only the unmarked end-to-end
+test; the rest is marked lab_full (`make test-lab`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "scripts"))
+
+import labvm  # noqa: E402
+
+ANSIBLE = REPO / ".venv" / "bin" / "ansible"
+COLLECTIONS = REPO / ".venv" / "collections"
+PREFIX = "vftest-"
+BRIDGE = "vftestbr0"
+GUEST_INITRD = "/var/lib/virtfleet-lab/guest-initrd.img"
+# the test initramfs has no /sbin/poweroff: point the kernel's shutdown helper at klibc's
+EXTRA = "console=hvc0 sysctl.kernel.poweroff_cmd=/bin/poweroff"
+WORK = "/var/lib/virtfleet-test"  # disk images of the tests, on the dom0
+TIMINGS: dict[str, float] = {}
+
+
+class Dom0:
+    """The lab dom0: ssh commands and the collection's modules run on it."""
+
+    def __init__(self, vm: dict, inventory: Path):
+        self.vm = vm
+        self.inventory = inventory
+        self.cm_dir = tempfile.mkdtemp(prefix="vfx-")  # short: ssh ControlPath <= 108 chars
+        self.kernel = ""
+
+    def _ssh_argv(self, script: str) -> list[str]:
+        argv = labvm.ssh_argv(self.vm, [script], connect_timeout=30)
+        return argv[:1] + ["-o", "ControlMaster=auto", "-o", f"ControlPath={self.cm_dir}/%C",
+                           "-o", "ControlPersist=600"] + argv[1:]
+
+    def ssh(self, script: str, check: bool = True, timeout: float = 300) -> str:
+        proc = subprocess.run(self._ssh_argv(script), capture_output=True, text=True,
+                              timeout=timeout, stdin=subprocess.DEVNULL, check=False)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"dom0: {script!r} failed (rc {proc.returncode}):\n"
+                                 f"{proc.stdout}\n{proc.stderr}")
+        return proc.stdout
+
+    def close(self) -> None:
+        argv = ["ssh", "-O", "exit", "-o", f"ControlPath={self.cm_dir}/%C", "-p", str(self.vm["ssh_port"]),
+                f"{self.vm['user']}@{self.vm['ssh_host']}"]
+        subprocess.run(argv, capture_output=True, check=False)
+        shutil.rmtree(self.cm_dir, ignore_errors=True)
+
+    def module(self, name: str, args: dict, check: bool = False, diff: bool = True,
+               timeout: float = 900) -> dict:
+        """Run virtfleet.hypervisor.<name> on the dom0 (ansible ad-hoc); its result with rc."""
+        env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS), ANSIBLE_HOST_KEY_CHECKING="False",
+                   ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_PIPELINING="1")
+        env.pop("ANSIBLE_CONFIG", None)
+        argv = [str(ANSIBLE), "all", "-i", str(self.inventory), "-m", "virtfleet.hypervisor." + name,
+                "-a", json.dumps(args)] + (["--check"] if check else []) + (["--diff"] if diff else [])
+        t0 = time.monotonic()
+        proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout,
+                              cwd=self.inventory.parent, check=False)
+        took = time.monotonic() - t0
+        heads = list(re.finditer(r"^\S+ \| [A-Z]+!?(?: \| rc=\d+)? => ", proc.stdout, re.M))
+        assert heads, f"no ad-hoc result (rc {proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+        result = json.loads(proc.stdout[heads[-1].end():])
+        result["rc"] = proc.returncode
+        # the default callback prints --diff as text before the result (and drops it from
+        # the JSON it shows)
+        result["printed_diff"] = proc.stdout[:heads[-1].start()]
+        result["took_s"] = round(took, 1)
+        return result
+
+    def guest(self, spec: dict, **kw) -> dict:
+        return self.module("guest", dict(spec, backend="xl"), **kw)
+
+    def guests(self, specs: list, **kw) -> dict:
+        args = {"backend": "xl", "guests": specs}
+        args.update({k: kw.pop(k) for k in ("prune", "fleet") if k in kw})
+        return self.module("guests", args, **kw)
+
+    # -- reading the dom0 directly (not through the code under test) -----------------
+    def domains(self) -> dict[str, str]:
+        """name -> xl state flags, for running/paused domains."""
+        out = {}
+        for line in self.ssh("xl list").splitlines()[1:]:
+            cols = line.split()
+            out[cols[0]] = cols[4]
+        return out
+
+    def config(self, name: str) -> dict:
+        """The libxl domain config of a running guest (`xl list -l NAME`), with its domid."""
+        item = json.loads(self.ssh(f"xl list -l {shlex.quote(name)}"))[0]
+        return dict(item["config"], domid=item["domid"])
+
+    def weight(self, name: str) -> int:
+        sched = self.ssh("xl info | sed -n 's/^xen_scheduler *: //p'").strip()
+        rows = self.ssh(f"xl sched-{sched} -d {shlex.quote(name)}").splitlines()
+        return int(rows[-1].split()[2])
+
+    def cfg(self, name: str) -> str | None:
+        out = self.ssh(f"cat /etc/xen/{name}.cfg 2>/dev/null || echo __missing__")
+        return None if out.strip() == "__missing__" else out
+
+    def state_text(self) -> str:
+        """Everything a run could change: `xl list -l` (memory targets, vCPUs, weights,
+        devices), the domains of `xl list` with their ids and whether they are paused (not
+        the running/blocked flag, memory in flux or CPU time, which move by themselves),
+        and /etc/xen (paths, modes, link targets, contents)."""
+        return self.ssh(
+            "xl list -l; xl list | awk 'NR > 1 {print $1, $2, ($5 ~ /p/) ? \"paused\" : \"\"}'; "
+            "cd /etc/xen && find . -path ./scripts -prune -o -printf '%p %m %l\\n' | sort; "
+            "find . -path ./scripts -prune -o -type f -print0 | sort -z | xargs -0 sha256sum")
+
+    def snapshot(self) -> tuple[str, str]:
+        """(sha256 of state_text(), the text): equal digests mean nothing changed."""
+        text = self.state_text()
+        return hashlib.sha256(text.encode()).hexdigest(), text
+
+    def assert_unchanged(self, before: tuple[str, str]) -> None:
+        after = self.snapshot()
+        if after[0] != before[0]:
+            diff = difflib.unified_diff(before[1].splitlines(), after[1].splitlines(), "before", "after",
+                                        lineterm="")
+            raise AssertionError("the dom0 changed:\n" + "\n".join(diff))
+
+    def cleanup(self) -> None:
+        self.ssh(
+            "for d in $(xl list | awk 'NR > 1 && $1 ~ /^vftest-/ {print $1}'); do xl destroy $d; done; "
+            "rm -f /etc/xen/vftest-*.cfg /etc/xen/auto/vftest-*.cfg /etc/xen/.vftest-*; "
+            f"rm -rf {WORK}; mkdir -p {WORK}")
+
+
+@pytest.fixture(scope="module")
+def dom0(tmp_path_factory):
+    try:
+        boot = labvm.xen_boot()
+    except labvm.LabVMError as e:
+        pytest.fail(str(e), pytrace=False)  # never skip: the image is a prerequisite
+    assert ANSIBLE.exists(), f"{ANSIBLE} missing: create the venv from requirements-dev.txt"
+    name = f"vftest-xen-{uuid.uuid4().hex[:6]}"
+    t0 = time.monotonic()
+    with labvm.lab_vm(name, timeout=480, **boot) as vm:
+        TIMINGS["dom0 boot-to-ssh"] = round(time.monotonic() - t0, 1)
+        d = Dom0(vm, labvm.write_inventory(vm, tmp_path_factory.mktemp("inv") / "hosts.ini"))
+        try:
+            info = d.ssh("xl info")
+            assert re.search(r"^xen_version\s+: 4\.17", info, re.M), info
+            # A bridge with no address: vifs attach to it, nothing can route anywhere.
+            d.ssh(f"ip link add {BRIDGE} type bridge && ip link set {BRIDGE} up")
+            d.kernel = d.ssh("ls /boot/vmlinuz-* | sort -V | tail -n 1").strip()
+            d.ssh(f"test -s {GUEST_INITRD}")
+            d.cleanup()
+            yield d
+        finally:
+            d.close()
+            print("\nxen lab timings (s): " + ", ".join(f"{k} {v}" for k, v in TIMINGS.items()))
+    assert not labvm.is_running(name)
+
+
+@pytest.fixture(autouse=True)
+def _clean(dom0):
+    yield
+    dom0.cleanup()
+
+
+def guest_spec(dom0, name, xen_type="pv", **kw):
+    spec = {"name": name, "xen_type": xen_type, "memory": 96, "kernel": dom0.kernel,
+            "ramdisk": GUEST_INITRD, "extra": EXTRA, "shutdown_timeout": 60}
+    spec.update(kw)
+    return spec
+
+
+def ok(r):
+    assert r["rc"] == 0, json.dumps(r, indent=1)[-4000:]
+    return r
+
+
+def fields(r):
+    return {f["field"]: f["apply"] for f in r["fields"]}
+
+
+# --- the short end-to-end test (`make test`) ------------------------------------------
+
+def test_pv_guest_create_noop_absent(dom0):
+    name = PREFIX + "e2e"
+    spec = guest_spec(dom0, name)
+    r = ok(dom0.guest(spec))
+    TIMINGS["module: create+start PV guest"] = r["took_s"]
+    assert r["changed"] and r["results"][0]["action"] == "create", r
+    assert r["state"] == "running" and r["actions"] == ["define", "start"]
+    flags = dom0.domains()[name]  # r(unning), b(locked) or ------ (runnable, waiting for a pCPU)
+    assert not set(flags) & set("pscd"), flags
+    c = dom0.config(name)
+    assert c["c_info"]["type"] == "pv" and c["b_info"]["target_memkb"] == 96 * 1024
+    assert dom0.ssh(f"stat -c %a /etc/xen/{name}.cfg").strip() == "600"
+    assert 'virtfleet_fleet = "default"' in dom0.cfg(name)
+    before = dom0.snapshot()
+
+    r = ok(dom0.guest(spec))
+    TIMINGS["module: no-op"] = r["took_s"]
+    assert not r["changed"] and r["actions"] == [] and r["state"] == "running", r
+    dom0.assert_unchanged(before)
+
+    r = ok(dom0.guest(dict(spec, state="absent")))
+    assert r["changed"] and r["state"] == "absent", r
+    assert name not in dom0.domains() and dom0.cfg(name) is None
+    r = ok(dom0.guest(dict(spec, state="absent")))
+    assert not r["changed"]
+
+
+# --- the rest (`make test-lab`) ---------------------------------------------------------
+
+@pytest.mark.lab_full
+def test_check_mode_changes_nothing(dom0):
+    name = PREFIX + "check"
+    spec = guest_spec(dom0, name, max_memory=128, max_vcpus=2)
+    h0 = dom0.snapshot()
+    r = ok(dom0.guest(spec, check=True))
+    assert r["changed"] and r["results"][0]["action"] == "create" and r["state"] == "running", r
+    assert '+    "memory": 96,' in r["printed_diff"], r["printed_diff"]
+    dom0.assert_unchanged(h0)
+
+    ok(dom0.guest(spec))
+    h1 = dom0.snapshot()
+    change = dict(spec, memory=112, vcpus=2, cpu_shares=512, state="paused", autostart=True)
+    r = ok(dom0.guest(change, check=True))
+    assert r["changed"] and r["state"] == "paused", r
+    assert fields(r) == {"memory": "live", "vcpus": "live", "cpu_shares": "live", "autostart": "live"}
+    assert '-    "memory": 96,' in r["printed_diff"] and '+    "memory": 112,' in r["printed_diff"]
+    dom0.assert_unchanged(h1)
+    for other in (dict(spec, state="absent"), dict(spec, state="stopped"),
+                  dict(spec, extra=EXTRA + " quiet")):
+        r = ok(dom0.guest(other, check=True))
+        assert r["changed"], r
+        dom0.assert_unchanged(h1)
+    r = ok(dom0.guests([dict(spec, state="absent")], prune=True, fleet="vftest-none", check=True))
+    assert r["changed"]
+    dom0.assert_unchanged(h1)
+
+
+@pytest.mark.lab_full
+@pytest.mark.parametrize("xen_type", ["pv", "pvh"])
+def test_lifecycle(dom0, xen_type):
+    """create / no-op / live update (memory, vCPUs, weight) / pause / resume / stop / absent."""
+    name = PREFIX + xen_type
+    spec = guest_spec(dom0, name, xen_type, max_memory=128, vcpus=1, max_vcpus=2)
+    r = ok(dom0.guest(spec))
+    TIMINGS[f"module: create+start {xen_type.upper()} guest"] = r["took_s"]
+    assert r["changed"] and r["state"] == "running"
+    c = dom0.config(name)
+    assert c["c_info"]["type"] == xen_type
+    assert (c["b_info"]["target_memkb"], c["b_info"]["max_memkb"]) == (96 * 1024, 128 * 1024)
+    assert (c["b_info"]["max_vcpus"], len(c["b_info"]["avail_vcpus"])) == (2, 1)
+    domid = c["domid"]
+    assert not ok(dom0.guest(spec))["changed"]
+
+    spec.update(memory=112, vcpus=2, cpu_shares=512)
+    r = ok(dom0.guest(spec))
+    assert r["changed"] and not r["pending_restart"], r
+    assert fields(r) == {"memory": "live", "vcpus": "live", "cpu_shares": "live"}
+    assert r["actions"] == ["redefine", "set_vcpus 2", "set_memory 112", "set_cpu_shares 512"]
+    c = dom0.config(name)
+    assert c["b_info"]["target_memkb"] == 112 * 1024 and len(c["b_info"]["avail_vcpus"]) == 2
+    assert dom0.weight(name) == 512
+    assert c["domid"] == domid  # the same domain: nothing was restarted
+    cfg = dom0.cfg(name)
+    for line in ("memory = 112", "vcpus = 2", "weight = 512", "maxmem = 128", "maxvcpus = 2"):
+        assert line in cfg, cfg
+    assert not ok(dom0.guest(spec))["changed"]
+
+    spec.update(memory=100, vcpus=1)  # down, live as well
+    r = ok(dom0.guest(spec))
+    assert fields(r) == {"memory": "live", "vcpus": "live"}, r
+    c = dom0.config(name)
+    assert c["b_info"]["target_memkb"] == 100 * 1024 and len(c["b_info"]["avail_vcpus"]) == 1
+
+    r = ok(dom0.guest(dict(spec, state="paused", autostart=True)))
+    assert r["changed"] and r["state"] == "paused"
+    assert "p" in dom0.domains()[name]
+    assert dom0.ssh(f"readlink /etc/xen/auto/{name}.cfg").strip() == f"/etc/xen/{name}.cfg"
+    assert not ok(dom0.guest(dict(spec, state="paused", autostart=True)))["changed"]
+
+    r = ok(dom0.guest(dict(spec, state="running")))
+    assert r["changed"] and r["actions"] == ["autostart off", "resume"], r
+    assert "p" not in dom0.domains()[name]
+    assert dom0.ssh(f"test -e /etc/xen/auto/{name}.cfg || echo none").strip() == "none"
+
+    r = ok(dom0.guest(dict(spec, state="stopped")))  # graceful: xl shutdown -w, no force_stop
+    TIMINGS[f"module: shutdown {xen_type.upper()} guest"] = r["took_s"]
+    assert r["changed"] and r["state"] == "stopped" and r["actions"] == ["shutdown"], r
+    assert name not in dom0.domains() and "memory = 100" in dom0.cfg(name)
+    r = ok(dom0.guest(dict(spec, state="stopped", memory=104)))
+    assert fields(r) == {"memory": "config"} and "memory = 104" in dom0.cfg(name)
+
+    r = ok(dom0.guest(dict(spec, state="absent")))
+    assert r["changed"] and name not in dom0.domains() and dom0.cfg(name) is None
+
+
+@pytest.mark.lab_full
+def test_restart_fields_and_restart_if_needed(dom0):
+    name = PREFIX + "restart"
+    spec = guest_spec(dom0, name)
+    ok(dom0.guest(spec))
+    domid = dom0.config(name)["domid"]
+    spec["extra"] = EXTRA + " quiet"
+    r = ok(dom0.guest(dict(spec, memory=128)))  # above maxmem (= memory) and a new cmdline
+    assert r["changed"] and r["pending_restart"], r
+    assert fields(r) == {"memory": "restart", "extra": "restart"}
+    assert sorted(r["restart_fields"]) == ["extra", "memory"]
+    assert "quiet" in dom0.cfg(name) and "quiet" not in dom0.config(name)["b_info"]["cmdline"]
+    r = ok(dom0.guest(dict(spec, memory=128)))  # nothing new to write: still pending
+    assert not r["changed"] and r["pending_restart"]
+
+    r = ok(dom0.guest(dict(spec, memory=128, restart="if_needed")))
+    assert r["changed"] and "restart" in r["actions"] and not r["pending_restart"], r
+    c = dom0.config(name)
+    assert c["domid"] != domid
+    assert "quiet" in c["b_info"]["cmdline"] and c["b_info"]["target_memkb"] == 128 * 1024
+    assert not ok(dom0.guest(dict(spec, memory=128)))["changed"]
+
+
+@pytest.mark.lab_full
+def test_disks_vifs_and_generated_mac(dom0):
+    name = PREFIX + "dev"
+    rw, ro = f"{WORK}/{name}.img", f"{WORK}/{name}-ro.img"
+    dom0.ssh(f"truncate -s 32M {rw} && truncate -s 8M {ro}")
+    # One file-backed disk at boot: under TCG two `block add` hotplug scripts contending for
+    # their lock outlast libxl's hotplug timeout.
+    spec = guest_spec(dom0, name, disks=[{"path": rw}], interfaces=[{"bridge": BRIDGE}])
+    r = ok(dom0.guest(spec))
+    TIMINGS["module: create+start PV guest with disk and vif"] = r["took_s"]
+    c = dom0.config(name)
+    assert [(d["vdev"], d["pdev_path"], bool(d.get("readwrite"))) for d in c["disks"]] == [("xvda", rw, True)]
+    mac = c["nics"][0]["mac"]
+    assert c["nics"][0]["bridge"] == BRIDGE and mac.startswith("00:16:3e:")
+    assert f"mac={mac}" in dom0.cfg(name)  # generated once, kept in the file
+    assert not ok(dom0.guest(spec))["changed"]
+
+    spec["disks"].append({"path": ro, "readonly": True})
+    r = ok(dom0.guest(spec))  # no hotplug in this backend: the next boot attaches it
+    assert fields(r) == {"disks": "restart"} and r["pending_restart"], r
+    assert f"format=raw, vdev=xvdb, access=ro, target={ro}" in dom0.cfg(name)
+    r = ok(dom0.guest(dict(spec, state="absent", remove_storage=True)))
+    assert r["changed"]
+    assert dom0.ssh(f"ls {WORK}").split() == [f"{name}-ro.img"]  # read-only disks are kept
+
+
+@pytest.mark.lab_full
+def test_config_compared_by_meaning(dom0):
+    """Comments, order, quoting and spec spelling do not count; foreign keys are kept."""
+    name = PREFIX + "meaning"
+    spec = guest_spec(dom0, name, state="stopped", memory=100, max_vcpus=2, cpu_shares=300)
+    dom0.ssh(f"""cat > /etc/xen/{name}.cfg <<'EOF'
+# written by hand
+kernel='{dom0.kernel}' ; ramdisk = '{GUEST_INITRD}'
+maxvcpus=2
+extra = "{EXTRA}"   # the kernel command line
+on_poweroff = 'destroy'
+weight=0x12c
+memory   = 100
+type='pv'
+name = '{name}'
+virtfleet_fleet = 'default'
+EOF""")
+    r = ok(dom0.guest(spec))
+    assert not r["changed"], r
+    r = ok(dom0.guest(dict(spec, memory=120)))
+    assert fields(r) == {"memory": "config"}
+    cfg = dom0.cfg(name)
+    assert "memory = 120" in cfg and "on_poweroff = 'destroy'" in cfg and "written by hand" not in cfg
+    assert not ok(dom0.guest(dict(spec, memory=120)))["changed"]
+
+
+@pytest.mark.lab_full
+def test_batch_one_bad_spec_fails_only_that_guest(dom0):
+    good = guest_spec(dom0, PREFIX + "b-good")
+    stopped = guest_spec(dom0, PREFIX + "b-stopped", "pvh", state="stopped")
+    bad_spec = guest_spec(dom0, PREFIX + "b-nokernel", kernel="/boot/no-such-kernel")
+    # Debian's initrd unpacks to ~124 MiB: libxl refuses to build a 128 MiB guest with it
+    initrd = dom0.ssh("ls /boot/initrd.img-* | sort -V | tail -n 1").strip()
+    too_small = guest_spec(dom0, PREFIX + "b-small", memory=128, ramdisk=initrd)
+    r = dom0.guests([good, bad_spec, stopped, too_small])
+    TIMINGS["module: batch of 4 (2 fail)"] = r["took_s"]
+    assert r["rc"] != 0 and r["changed"], r
+    assert r["failed_guests"] == [PREFIX + "b-nokernel", PREFIX + "b-small"], r
+    by_name = {x["name"]: x for x in r["results"]}
+    assert not by_name[PREFIX + "b-good"]["failed"] and by_name[PREFIX + "b-good"]["state"] == "running"
+    assert not by_name[PREFIX + "b-stopped"]["failed"] and by_name[PREFIX + "b-stopped"]["state"] == "stopped"
+    assert "kernel: file '/boot/no-such-kernel' does not exist" in by_name[PREFIX + "b-nokernel"]["msg"]
+    small = by_name[PREFIX + "b-small"]["msg"]
+    # libxl's own words reach the user intact
+    assert "segment module0 too large" in small and "Out of memory" in small, small
+    assert "libxl: error:" in small and small in r["msg"]
+    doms = dom0.domains()
+    assert PREFIX + "b-good" in doms and PREFIX + "b-small" not in doms and PREFIX + "b-stopped" not in doms
+    assert dom0.cfg(PREFIX + "b-stopped") is not None and dom0.cfg(PREFIX + "b-nokernel") is None
+
+    r = ok(dom0.guests([good, stopped]))
+    assert not r["changed"], r
+
+
+@pytest.mark.lab_full
+def test_prune_touches_only_its_own_fleet(dom0):
+    mine = guest_spec(dom0, PREFIX + "p-mine", state="stopped")
+    kept = guest_spec(dom0, PREFIX + "p-kept", state="stopped")
+    other = guest_spec(dom0, PREFIX + "p-other", state="stopped")
+    ok(dom0.guests([mine, kept], fleet="vftest-f1"))
+    ok(dom0.guests([other], fleet="vftest-f2"))
+    dom0.ssh(f"printf 'name = \"{PREFIX}p-foreign\"\\nmemory = 64\\n' > /etc/xen/{PREFIX}p-foreign.cfg")
+    h = dom0.snapshot()
+    r = ok(dom0.guests([kept], fleet="vftest-f1", prune=True, check=True))
+    assert [x["name"] for x in r["results"] if x["action"] == "prune"] == [PREFIX + "p-mine"]
+    dom0.assert_unchanged(h)
+    r = ok(dom0.guests([kept], fleet="vftest-f1", prune=True))
+    assert r["changed"]
+    left = sorted(dom0.ssh("cd /etc/xen && ls vftest-*.cfg").split())
+    assert left == [f"{PREFIX}p-foreign.cfg", f"{PREFIX}p-kept.cfg", f"{PREFIX}p-other.cfg"]
