@@ -77,6 +77,9 @@ def purge(prefix=PREFIX):
             for entry in os.listdir(parent):
                 if entry.startswith(prefix):
                     subprocess.run(["rm", "-rf", "--one-file-system", os.path.join(parent, entry)], check=False)
+    archive = os.path.join(base, ARCHIVE_DIR)
+    if os.path.isdir(archive) and not os.listdir(archive):
+        os.rmdir(archive)
 
 
 def state_hash(prefix=PREFIX):

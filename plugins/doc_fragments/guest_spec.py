@@ -178,7 +178,7 @@ options:
     elements: str
   rootfs:
     description:
-      - O(backend=lxc) only. A directory or a tarball (C(tar) reads gzip, xz, bzip2 and zstd) on the host,
+      - O(backend=lxc) only. A directory or a (compressed) tarball on the host,
         copied in (C(cp -a)) or unpacked (C(tar -xp --numeric-owner)) as the rootfs of a new container
         (C(lxc-create -t none)). Never copied again into an existing container.
     type: path

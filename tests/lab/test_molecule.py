@@ -7,9 +7,9 @@ changed=0) -> [reboot] -> verify; molecule fails the test on any step.
 
 Lab VMs are heavy: run this file under the shared lock, as the Makefile does
 (`flock /tmp/virtfleet-heavy.lock pytest tests/lab`). Needs the base lab image and, for the
-security/SELinux/AppArmor scenarios, the `security` variant
-(scripts/build-lab-image.sh --variant security). Never builds them and never skips: a
-missing image is a failure.
+security/SELinux/AppArmor/LXC/Xen-host scenarios, the `security` variant
+(scripts/build-lab-image.sh --variant security); xen_dom0 boots the `xen` variant through
+QEMU's multiboot loader. Never builds them and never skips: a missing image is a failure.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ SCENARIOS = {
     "kvm_host": (("bookworm",), 2400, True),
     "lxc_host": (("bookworm-security",), 1200, True),
     "xen_host": (("bookworm-security",), 1200, True),
+    "xen_dom0": (("bookworm-xen",), 1500, True),
 }
 
 
