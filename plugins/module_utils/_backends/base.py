@@ -10,6 +10,7 @@ outside check mode. Errors are VirtfleetError subclasses naming guest and field.
 
 from __future__ import annotations
 
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import BackendError
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import COMPARED
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._plan import default_live_ops
 
@@ -51,7 +52,20 @@ class GuestBackend(object):
         raise NotImplementedError
 
     def apply(self, plan, current):
+        """Carry out one plan (never called in check mode); a BackendError names the guest."""
+        try:
+            self._apply(plan, current)
+        except BackendError as e:
+            e.obj = plan["name"]
+            raise
+        finally:
+            self._forget(plan["name"])
+
+    def _apply(self, plan, current):
         raise NotImplementedError
+
+    def _forget(self, name):
+        """Drop what was read and cached of guest ``name`` before it changed."""
 
     def final_state(self, name):
         raise NotImplementedError

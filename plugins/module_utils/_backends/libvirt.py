@@ -242,20 +242,14 @@ class LibvirtBackend(GuestBackend):
                 "readonly": True, "size": None, "backing": None, "format": "raw"}
 
     # -- applying --------------------------------------------------------------
-    def apply(self, plan, current):
-        """Carry out one plan. Returns nothing; raises BackendError naming the guest."""
-        name = plan["name"]
-        try:
-            for handler, sub, sub_current in plan["desired"].get("_storage", ()):
-                if sub["changed"]:
-                    handler.apply(sub, sub_current)
-            if plan["action"] == "delete":
-                self._delete(name, plan["desired"], current)
-            elif plan["action"] in ("create", "update"):
-                self._converge(plan, current)
-        except BackendError as e:
-            e.obj = name
-            raise
+    def _apply(self, plan, current):
+        for handler, sub, sub_current in plan["desired"].get("_storage", ()):
+            if sub["changed"]:
+                handler.apply(sub, sub_current)
+        if plan["action"] == "delete":
+            self._delete(plan["name"], plan["desired"], current)
+        elif plan["action"] in ("create", "update"):
+            self._converge(plan, current)
 
     def _lookup(self, name):
         return self.call("look up", self.conn.lookupByName, name)

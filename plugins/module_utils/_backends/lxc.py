@@ -345,22 +345,17 @@ class LxcBackend(GuestBackend):
             raise SpecError("liblxc refuses %r: %s" % (line, reason or "invalid configuration"), name, field)
 
     # -- applying --------------------------------------------------------------
-    def apply(self, plan, current):
-        """Carry out one plan. Raises BackendError naming the container."""
-        name = plan["name"]
-        try:
-            if plan["action"] == "delete":
-                self._delete(plan, current)
-            elif plan["action"] == "create":
-                self._create(plan)
-            elif plan["action"] == "update":
-                self._update(plan, current)
-        except BackendError as e:
-            e.obj = name
-            raise
-        finally:
-            self._listing = None
-            self._markers.pop(name, None)
+    def _apply(self, plan, current):
+        if plan["action"] == "delete":
+            self._delete(plan, current)
+        elif plan["action"] == "create":
+            self._create(plan)
+        elif plan["action"] == "update":
+            self._update(plan, current)
+
+    def _forget(self, name):
+        self._listing = None
+        self._markers.pop(name, None)
 
     def _with_macs(self, desired):
         used = {n["mac"] for n in desired["interfaces"] if n.get("mac")}

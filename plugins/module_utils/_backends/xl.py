@@ -281,19 +281,14 @@ class XlBackend(GuestBackend):
         return guest
 
     # -- applying ----------------------------------------------------------------
-    def apply(self, plan, current):
-        """Carry out one plan. Returns nothing; raises BackendError naming the guest."""
-        name = plan["name"]
-        try:
-            if plan["action"] == "delete":
-                self._delete(name, plan["desired"], current)
-            elif plan["action"] in ("create", "update"):
-                self._converge(plan, current)
-        except BackendError as e:
-            e.obj = name
-            raise
-        finally:
-            self._invalidate()
+    def _apply(self, plan, current):
+        if plan["action"] == "delete":
+            self._delete(plan["name"], plan["desired"], current)
+        elif plan["action"] in ("create", "update"):
+            self._converge(plan, current)
+
+    def _forget(self, name):
+        self._invalidate()
 
     def _converge(self, plan, current):
         desired = plan["desired"]
