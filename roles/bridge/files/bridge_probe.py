@@ -41,6 +41,14 @@ def _read(path):
         return None
 
 
+def _running(comm):
+    """Whether a process whose name (/proc/PID/comm, 15 characters at most) is comm runs."""
+    for pid in os.listdir("/proc"):
+        if pid.isdigit() and _read("/proc/%s/comm" % pid) == comm[:15]:
+            return True
+    return False
+
+
 def main():
     links = _ip("-d", "addr", "show")
     if links is None:
@@ -57,7 +65,8 @@ def main():
         "routes6": _ip("-6", "route", "show", "default") or [],
         "ssh_client": ssh[0] if ssh else None,
         "ssh_dev": ssh_dev,
-        "networkd": systemd and os.path.exists("/run/systemd/netif/links"),
+        # /run/systemd/netif/ exists whenever systemd does (tmpfiles): ask for the daemon
+        "networkd": systemd and _running("systemd-networkd"),
         "ifupdown": os.path.exists("/sbin/ifup"),
         "systemd": systemd,
         "ip_forward": _read("/proc/sys/net/ipv4/ip_forward"),
