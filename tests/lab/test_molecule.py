@@ -5,9 +5,8 @@ base-image VMs, with a reboot before verify); the others are marked lab_full and
 `make test-lab`. Every scenario is check -> converge -> idempotence (second converge
 changed=0) -> [reboot] -> verify; molecule fails the test on any step.
 
-Lab VMs are heavy: run this file under the shared lock, as the Makefile does
-(`flock /tmp/virtfleet-heavy.lock pytest tests/lab`). Needs the base lab image and, for the
-security/SELinux/AppArmor/LXC/Xen-host scenarios, the `security` variant
+Lab VMs are heavy (one TCG vCPU each on a 2-core machine): run one lab tier at a time.
+Needs the base lab image and, for the SELinux/AppArmor/LXC/Xen-host scenarios, the `security` variant
 (scripts/build-lab-image.sh --variant security); xen_dom0 boots the `xen` variant through
 QEMU's multiboot loader. Never builds them and never skips: a missing image is a failure.
 """
