@@ -30,7 +30,7 @@ demo: setup  ## converge the example local lab (inventories/local), twice, and s
 # make test (CI): unit, integration (real libvirtd and LXC), sanity, and the lab VM tests that
 # fit CI's budget: lab VM ping, seed boot, one Xen dom0 end-to-end test (~3 min), the molecule
 # `default` scenario (~16 min). The rest (lab_full: the Xen dom0 suite, the other molecule
-# scenarios) needs the security image and 30-40 min more under TCG: make test-lab runs it.
+# scenarios) needs the security image and ~1 h 45 min more under TCG: make test-lab runs it.
 test: setup  ## every tier: unit, integration, sanity, lab VMs; one summary line
 	@$(VENV)/bin/pytest -p no:cacheprovider -q -rfE -m "not lab_full" \
 		tests/unit tests/integration tests/sanity tests/lab

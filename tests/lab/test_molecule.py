@@ -48,7 +48,7 @@ def _params():
         yield pytest.param(name, marks=marks, id=name)
 
 
-@pytest.mark.parametrize("scenario", _params())
+@pytest.mark.parametrize("scenario", list(_params()))
 def test_molecule_scenario(scenario):
     images, budget = SCENARIOS[scenario][:2]
     for image in images:
