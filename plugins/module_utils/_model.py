@@ -272,3 +272,25 @@ def view(guest):
         if k in guest:
             out[k] = guest[k]
     return out
+
+
+def device_names(disks, prefixes):
+    """Guest device names of model disks (vda, vdb ... vdz, vdaa), lettered in declaration
+    order per name prefix; ``prefixes`` maps a disk bus to the toolstack's prefix."""
+    used, names = {}, []
+    for d in disks:
+        prefix = prefixes[d["bus"]]
+        n = used.get(prefix, 0)
+        used[prefix] = n + 1
+        names.append(prefix + disk_letters(n))
+    return names
+
+
+def disk_letters(n):
+    """0 -> a, 25 -> z, 26 -> aa (Linux disk naming)."""
+    s = ""
+    n += 1
+    while n:
+        n, r = divmod(n - 1, 26)
+        s = chr(ord("a") + r) + s
+    return s

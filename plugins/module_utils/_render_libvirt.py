@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import device_names
+
 MARKER_NS = "https://virtfleet.dev/xmlns/guest/1"
 MARKER_TAG = "{%s}guest" % MARKER_NS
 ET.register_namespace("virtfleet", MARKER_NS)
@@ -165,17 +167,6 @@ def disk_element(disk, dev):
     return elem
 
 
-def target_names(disks):
-    """vda, vdb … per bus family, in declaration order."""
-    counters, names = {}, []
-    for d in disks:
-        prefix = _DEV_PREFIX[d["bus"]]
-        i = counters.get(prefix, 0)
-        counters[prefix] = i + 1
-        names.append(prefix + (chr(ord("a") + i) if i < 26 else "a" + chr(ord("a") + i - 26)))
-    return names
-
-
 def nic_element(nic):
     kind = "network" if nic.get("network") else "bridge"
     elem = ET.Element("interface", {"type": kind})
@@ -286,7 +277,7 @@ def _replace_disks(devices, disks):
         if d.get("device", "disk") in ("disk", "cdrom"):
             devices.remove(d)
     pos = _first_device_pos(devices)
-    for disk, dev in zip(disks, target_names(disks)):
+    for disk, dev in zip(disks, device_names(disks, _DEV_PREFIX)):
         devices.insert(pos, disk_element(disk, dev))
         pos += 1
 

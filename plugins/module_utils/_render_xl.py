@@ -21,6 +21,8 @@ from __future__ import annotations
 import json
 import re
 
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import device_names
+
 MARKER_KEY = "virtfleet_fleet"
 HEADER = ("# Written by virtfleet.hypervisor (backend xl). Keys it manages are rewritten on\n"
           "# every change; other keys are kept as they are.\n")
@@ -284,12 +286,8 @@ def disk_from_spec(spec):
 
 def disk_specs(disks):
     """The xl disk specs of model disks, vdevs lettered in order per prefix."""
-    used, out = {}, []
-    for d in disks:
-        prefix = VDEV_PREFIX[d["bus"]]
-        n = used.get(prefix, 0)
-        used[prefix] = n + 1
-        vdev = prefix + _letters(n)
+    out = []
+    for d, vdev in zip(disks, device_names(disks, VDEV_PREFIX)):
         parts = ["format=%s" % (d.get("format") or "raw"), "vdev=%s" % vdev,
                  "access=%s" % ("ro" if d["readonly"] else "rw")]
         if d["device"] == "cdrom":
@@ -297,16 +295,6 @@ def disk_specs(disks):
         parts.append("target=%s" % d["path"])
         out.append(", ".join(parts))
     return out
-
-
-def _letters(n):
-    """0 -> a, 25 -> z, 26 -> aa (Linux disk naming)."""
-    s = ""
-    n += 1
-    while n:
-        n, r = divmod(n - 1, 26)
-        s = chr(ord("a") + r) + s
-    return s
 
 
 def parse_vif_spec(spec):

@@ -18,7 +18,7 @@ from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors impor
     BackendError, SpecError, VirtfleetError)
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _render_libvirt as render
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._plan import disk_key, nic_key
-from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends.base import GuestBackend
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends.base import GuestBackend, sniff_format
 
 try:
     import libvirt
@@ -191,7 +191,7 @@ class LibvirtBackend(GuestBackend):
                 if not os.path.exists(disk["path"]):
                     raise SpecError("file %r does not exist" % disk["path"], name, field + ".path")
                 disk["is_block"] = os.path.exists(disk["path"]) and not os.path.isfile(disk["path"])
-                disk["format"] = _sniff_format(disk["path"])
+                disk["format"] = sniff_format(disk["path"])
         for i, nic in enumerate(guest["interfaces"]):
             if nic["network"]:
                 try:
@@ -362,12 +362,3 @@ class LibvirtBackend(GuestBackend):
                     os.unlink(disk["path"])
         if vol is not None:
             self.call("delete volume", vol.delete, 0)
-
-
-def _sniff_format(path):
-    """qcow2 files start with 'QFI\\xfb'; anything else is used raw."""
-    try:
-        with open(path, "rb") as f:
-            return "qcow2" if f.read(4) == b"QFI\xfb" else "raw"
-    except (IOError, OSError):
-        return "raw"

@@ -16,6 +16,7 @@ from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _rende
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _seed as seed
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import NAME_RE
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import libvirt as lv
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends.base import sniff_format
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import (
     BackendError, SpecError, UnsupportedChange)
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model_objects import (
@@ -288,7 +289,7 @@ class VolumeHandler(_Handler):
             if b.startswith("/"):
                 if not os.path.exists(b):
                     raise SpecError("file %r does not exist" % b, v["name"], "backing", kind="volume")
-                v["backing_path"], v["backing_format"] = b, lv._sniff_format(b)
+                v["backing_path"], v["backing_format"] = b, sniff_format(b)
                 v["backing_size"] = None
             else:
                 bvol = self.lookup(dict(v, name=b))

@@ -24,7 +24,7 @@ import tempfile
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import (
     BackendError, SpecError)
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _render_xl as render
-from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends.base import GuestBackend
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends.base import GuestBackend, sniff_format
 
 DEFAULT_CONFIG_DIR = "/etc/xen"
 DOM0 = "Domain-0"
@@ -268,7 +268,7 @@ class XlBackend(GuestBackend):
                 raise SpecError("file %r does not exist on the dom0" % disk["path"], name, field + ".path")
             if disk["bus"] == "sata":
                 disk["bus"] = "ide"  # xl's emulated disks are IDE (hdX) or SCSI (sdX)
-            disk["format"] = _sniff_format(disk["path"])
+            disk["format"] = sniff_format(disk["path"])
         for i, nic in enumerate(guest["interfaces"]):
             field = "interfaces[%d]" % i
             if nic.get("network"):
@@ -431,12 +431,3 @@ def _new_mac(used):
         mac = "00:16:3e:%02x:%02x:%02x" % (rng.randint(0, 0x7f), rng.randint(0, 0xff), rng.randint(0, 0xff))
         if mac not in used:
             return mac
-
-
-def _sniff_format(path):
-    """qcow2 images start with 'QFI\\xfb'; anything else (files, block devices) is raw."""
-    try:
-        with open(path, "rb") as f:
-            return "qcow2" if f.read(4) == b"QFI\xfb" else "raw"
-    except (IOError, OSError):
-        return "raw"

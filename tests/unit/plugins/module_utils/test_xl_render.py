@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _model
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _render_xl as render
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import guest_from_params
 
@@ -142,7 +143,7 @@ def test_disk_specs(spec, want):
 
 
 def test_vdev_lettering_and_bus():
-    assert render._letters(0) == "a" and render._letters(25) == "z" and render._letters(26) == "aa"
+    assert _model.disk_letters(0) == "a" and _model.disk_letters(25) == "z" and _model.disk_letters(26) == "aa"
     assert [render.bus_of_vdev(v) for v in ("xvdb", "hdc", "sdaa", "vda")] == ["virtio", "ide", "scsi", None]
 
 
