@@ -11,11 +11,11 @@
 # * libvirt + qemu-system-x86 are baked in: installing them inside a TCG lab VM costs
 #   ~4 min per scenario run, and the AppArmor scenario must start a (tiny) guest.
 #   libpam-systemd is listed because debootstrap does not resolve virtual packages
-#   (polkitd, pulled in by libvirt-daemon-system, needs default-logind); python3-apt lets
-#   the apt module see installed packages without any package lists in the image.
+#   (polkitd, pulled in by libvirt-daemon-system, needs default-logind). python3-apt, which
+#   lets the apt module see installed packages without package lists, is in the base image.
 #
 # Sourced by scripts/build-lab-image.sh (ROOTFS, in_root, log and die are set there).
-VARIANT_INCLUDE=apparmor,libpam-systemd,selinux-basics,selinux-policy-default,selinux-utils,policycoreutils,policycoreutils-python-utils,python3-selinux,python3-semanage,python3-apt,checkpolicy,libvirt-daemon-system,libvirt-daemon-driver-qemu,libvirt-clients,qemu-system-x86
+VARIANT_INCLUDE=apparmor,libpam-systemd,selinux-basics,selinux-policy-default,selinux-utils,policycoreutils,policycoreutils-python-utils,python3-selinux,python3-semanage,checkpolicy,libvirt-daemon-system,libvirt-daemon-driver-qemu,libvirt-clients,qemu-system-x86
 
 variant_customize() {
   local fc=/etc/selinux/default/contexts/files/file_contexts n

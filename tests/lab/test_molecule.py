@@ -32,7 +32,7 @@ MOLECULE = VENV_BIN / "molecule"
 # scenario -> (lab images it boots, budget in seconds, lab_full). Budgets catch hangs: about
 # twice the time measured on the 2-core machine with another scenario running beside it.
 SCENARIOS = {
-    "default": (("bookworm",), 1500, False),
+    "default": (("bookworm",), 1800, False),
     "selinux": (("bookworm-security",), 1800, True),
     "apparmor": (("bookworm-security",), 1500, True),
     "kvm_host": (("bookworm",), 3600, True),
