@@ -54,7 +54,7 @@ options:
     description:
       - What to do when a change can only take effect at the next boot of a running guest.
       - V(never) writes the change to the persistent definition and reports it in the result as
-        C(restart_fields) with C(pending_restart); the running guest is left alone.
+        C(restart_fields) with C(restart_required); the running guest is left alone.
       - V(if_needed) shuts the guest down gracefully (C(shutdown_timeout), then destroy only with
         C(force_stop=true)) and starts it again.
     type: str

@@ -31,8 +31,8 @@ options:
   vcpus:
     description:
       - Number of virtual CPUs. A rise up to O(max_vcpus) is applied live; anything else at the next boot.
+      - When omitted, V(1) with O(backend=libvirt) and O(backend=xl); with O(backend=lxc) no CPU quota at all.
     type: int
-    default: 1
   max_vcpus:
     description:
       - Upper bound for vCPU hotplug; defaults to O(vcpus). A change takes effect at the next boot.
@@ -41,30 +41,33 @@ options:
     description:
       - Memory of the guest. An integer is MiB; a string may carry a unit (V(2GiB), V(512MiB), V(2G), V(4GB)).
       - A change up to O(max_memory) is applied live through the balloon; above it at the next boot.
+      - When omitted, V(512) MiB with O(backend=libvirt) and O(backend=xl); with O(backend=lxc) no memory limit at all.
     type: raw
-    default: 512
   max_memory:
     description: Memory ceiling for live changes, same units as O(memory); defaults to O(memory).
     type: raw
   cpu_mode:
-    description: CPU model given to the guest. V(default) leaves the hypervisor's default.
+    description:
+      - CPU model given to the guest. V(default) leaves the hypervisor's default.
+      - O(backend=libvirt) only; when omitted, V(default).
     type: str
     choices: [host-passthrough, host-model, default]
-    default: default
   hugepages:
-    description: Back guest memory with hugepages (C(<memoryBacking><hugepages/>)). Needs pages reserved on the host.
+    description:
+      - Back guest memory with hugepages (C(<memoryBacking><hugepages/>)). Needs pages reserved on the host.
+      - O(backend=libvirt) only; when omitted, V(false).
     type: bool
-    default: false
   cpu_shares:
     description:
       - Scheduler weight (C(virsh schedinfo --set cpu_shares=N)), applied live and persistently.
       - When omitted it is left as it is.
     type: int
   virt_type:
-    description: V(kvm) for hardware virtualization, V(qemu) for TCG emulation.
+    description:
+      - V(kvm) for hardware virtualization, V(qemu) for TCG emulation.
+      - O(backend=libvirt) only; when omitted, V(kvm).
     type: str
     choices: [kvm, qemu]
-    default: kvm
   machine:
     description: Machine type (V(q35), V(pc), V(pc-q35-7.2)); aliases are resolved to the canonical type. Omitted, the hypervisor's default is used and kept.
     type: str
@@ -156,7 +159,7 @@ options:
         description: The C(meta-data) file; an C(instance-id) derived from the content is added when missing.
         type: raw
       network_config:
-        description: The C(network-config) file.
+        description: The C(network-config) file. Never logged.
         type: raw
       pool:
         description: Storage pool of the seed volume.

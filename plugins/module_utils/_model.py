@@ -11,6 +11,7 @@ dict of the managed fields, so the planner compares meaning, never text.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import SpecError
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._units import parse_mib, parse_size
@@ -25,20 +26,20 @@ DISK_DEVICES = ("disk", "cdrom")
 DISK_BUSES = ("virtio", "sata", "scsi", "ide")
 NIC_MODELS = ("virtio", "e1000", "e1000e", "rtl8139")
 
-# Every key a guest spec may carry, with its default. Fields in COMPARED are the ones
-# converged; the others steer how the module acts.
+# Every key a guest spec may carry. The values of the compared fields (vcpus, memory, ...)
+# are not defaults: each backend's Capabilities.defaults says what leaving a key out means.
 GUEST_DEFAULTS = {
     "name": None,
     "state": "running",
     "autostart": False,
-    "vcpus": 1,
-    "memory": 512,
+    "vcpus": None,
+    "memory": None,
     "max_vcpus": None,
     "max_memory": None,
-    "cpu_mode": "default",
-    "hugepages": False,
+    "cpu_mode": None,
+    "hugepages": None,
     "cpu_shares": None,
-    "virt_type": "kvm",
+    "virt_type": None,
     "machine": None,
     "disks": [],
     "interfaces": [],
@@ -51,14 +52,49 @@ GUEST_DEFAULTS = {
     "extra": None,
 }
 COMPARED = ("fleet", "autostart", "vcpus", "memory", "max_vcpus", "max_memory", "cpu_mode", "hugepages",
-            "cpu_shares", "virt_type", "machine", "kernel", "ramdisk", "extra", "disks", "interfaces", "config")
+            "cpu_shares", "virt_type", "machine", "kernel", "ramdisk", "extra", "disks", "interfaces", "config",
+            "xen_type", "on_crash")
+# Keys that steer the converge of every backend; never compared, never refused.
+CONTROL_KEYS = ("name", "state", "remove_storage", "shutdown_timeout", "force_stop", "fleet", "autostart")
 BACKENDS = ("libvirt", "lxc", "xl")
-# Keys that only one backend understands; its backend module validates them.
-BACKEND_KEYS = {
-    "libvirt": ("cloud_init",),
-    "lxc": ("template", "template_options", "rootfs", "config"),
-    "xl": ("xen_type", "on_crash"),
-}
+# Values that are secrets wherever they appear in a spec (dotted paths into a guest spec or
+# a module's parameters). Every module masks them in results, diffs, warnings and invocation.
+SECRETS = ("cloud_init.user_data", "cloud_init.network_config", "user_data", "network_config")
+
+# Live rules a backend may give a field (Capabilities.live); the planner reads them, pure:
+#   any          the running guest takes any new value
+#   up_to_max    any value up to the guest's max_<field> (balloon, hot-unplug allowed)
+#   grow_to_max  only more, up to max_<field>
+#   hotplug      devices attached/detached one by one (hotpluggable ones, order kept)
+LIVE_RULES = ("any", "up_to_max", "grow_to_max", "hotplug")
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What one backend manages, as data: the planner, the validator, the docs and the diff
+    all read it, so a field a backend cannot carry is refused in one place."""
+
+    backend: str
+    #: compared fields of the model this backend converges (diff, plan)
+    fields: tuple
+    #: backend-only spec keys it accepts (validated by the backend's resolve)
+    keys: tuple = ()
+    #: field -> live rule (LIVE_RULES); a managed field without one needs a restart
+    live: dict = field(default_factory=dict)
+    #: field -> value used when the spec leaves the field out (None: not managed then)
+    defaults: dict = field(default_factory=dict)
+    #: the running memory is a balloon target the guest may not honour: live drift from a
+    #: definition that already matches is not a change
+    balloon: bool = False
+    #: child kinds a guest of this backend plans with it (its volumes, its seed)
+    children: tuple = ()
+    #: what memory / vcpus mean on this backend (docs and errors)
+    meaning: dict = field(default_factory=dict)
+
+    def restart_fields(self):
+        return tuple(f for f in self.fields if f not in self.live and f not in ("fleet", "autostart"))
+
+
 DISK_KEYS = ("volume", "pool", "path", "device", "readonly", "bus", "size", "backing")
 NIC_KEYS = ("network", "bridge", "model", "mac")
 
@@ -171,9 +207,16 @@ def _nic(name, idx, raw):
     }
 
 
-def guest_from_params(raw, backend="libvirt"):
-    """Validate one guest spec; return the normalised dict. Keys of ``backend`` in
-    BACKEND_KEYS are passed through for the backend to validate."""
+def guest_from_params(raw, caps="libvirt", others=()):
+    """Validate one guest spec for the backend whose Capabilities are ``caps``; return the
+    normalised dict. A field the backend does not manage is refused here, once, naming the
+    guest, the field and the backend; ``others`` (the other backends' Capabilities) name the
+    backend a misplaced key belongs to. Keys in ``caps.keys`` are passed through for the
+    backend's resolve to validate."""
+    if isinstance(caps, str):  # a backend name (tests, tools)
+        from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import BACKENDS as _REGISTRY
+        others = tuple(c.caps for n, c in sorted(_REGISTRY.items()) if n != caps)
+        caps = _REGISTRY[caps].caps
     if not isinstance(raw, dict):
         raise SpecError("a guest spec must be a mapping, got %r" % (raw,))
     name = raw.get("name")
@@ -181,42 +224,43 @@ def guest_from_params(raw, backend="libvirt"):
         raise SpecError("invalid guest name %r: use [A-Za-z0-9][A-Za-z0-9_.-]{0,62}" % (name,),
                         name if isinstance(name, str) else None, "name")
     spec = {k: raw[k] for k in raw if raw[k] is not None}
-    for other, keys in BACKEND_KEYS.items():
-        for key in keys:
-            if other != backend and key in spec:
-                raise SpecError("only meaningful with backend %s (this call uses %s)" % (other, backend),
-                                name, key)
-    _unknown_keys(name, "spec", spec, tuple(GUEST_DEFAULTS) + BACKEND_KEYS[backend])
+    known = set(GUEST_DEFAULTS) | set(COMPARED) | {k for c in others for k in c.keys}
+    _unknown_keys(name, "spec", spec, sorted(known | set(caps.keys)))
+    for key in spec:
+        if key in CONTROL_KEYS or key in caps.fields or key in caps.keys:
+            continue
+        owners = [c.backend for c in others if key in c.fields or key in c.keys]
+        raise SpecError("not supported by backend %s%s" % (
+            caps.backend, " (only %s)" % ", ".join(owners) if owners else ""), name, key)
     g = dict(GUEST_DEFAULTS)
+    g.update({k: v for k, v in caps.defaults.items() if k in caps.fields})
     g.update(spec)
     g["name"] = name
     g["state"] = _choice(name, "state", g["state"], STATES)
     g["autostart"] = _bool(name, "autostart", g["autostart"])
-    g["vcpus"] = _int(name, "vcpus", g["vcpus"], minimum=1)
-    try:
-        g["memory"] = parse_mib(g["memory"])
-    except ValueError as e:
-        raise SpecError(str(e), name, "memory")
-    if g["max_vcpus"] is not None:
-        g["max_vcpus"] = _int(name, "max_vcpus", g["max_vcpus"], minimum=1)
-        if g["max_vcpus"] < g["vcpus"]:
-            raise SpecError("must be at least vcpus (%s), got %s" % (g["vcpus"], g["max_vcpus"]),
-                            name, "max_vcpus")
-    if g["max_memory"] is not None:
-        try:
-            g["max_memory"] = parse_mib(g["max_memory"])
-        except ValueError as e:
-            raise SpecError(str(e), name, "max_memory")
-        if g["max_memory"] < g["memory"]:
-            raise SpecError("must be at least memory (%s MiB), got %s MiB" % (g["memory"], g["max_memory"]),
-                            name, "max_memory")
-    g["cpu_mode"] = _choice(name, "cpu_mode", g["cpu_mode"], CPU_MODES)
-    g["hugepages"] = _bool(name, "hugepages", g["hugepages"])
+    if g["vcpus"] is not None:
+        g["vcpus"] = _int(name, "vcpus", g["vcpus"], minimum=1)
+    for key in ("memory", "max_memory"):
+        if g[key] is not None:
+            try:
+                g[key] = parse_mib(g[key])
+            except ValueError as e:
+                raise SpecError(str(e), name, key)
+    for key, base, unit in (("max_vcpus", "vcpus", ""), ("max_memory", "memory", " MiB")):
+        if key == "max_vcpus" and g[key] is not None:
+            g[key] = _int(name, key, g[key], minimum=1)
+        if g[key] is not None and g[base] is not None and g[key] < g[base]:
+            raise SpecError("must be at least %s (%s%s), got %s%s" % (base, g[base], unit, g[key], unit), name, key)
+    if g["cpu_mode"] is not None:
+        g["cpu_mode"] = _choice(name, "cpu_mode", g["cpu_mode"], CPU_MODES)
+    if g["hugepages"] is not None:
+        g["hugepages"] = _bool(name, "hugepages", g["hugepages"])
     if g["cpu_shares"] is not None:
         g["cpu_shares"] = _int(name, "cpu_shares", g["cpu_shares"], minimum=2)
         if g["cpu_shares"] > 262144:
             raise SpecError("must be at most 262144, got %d" % g["cpu_shares"], name, "cpu_shares")
-    g["virt_type"] = _choice(name, "virt_type", g["virt_type"], VIRT_TYPES)
+    if g["virt_type"] is not None:
+        g["virt_type"] = _choice(name, "virt_type", g["virt_type"], VIRT_TYPES)
     if g["machine"] is not None:
         g["machine"] = str(g["machine"])
     for key in ("disks", "interfaces"):
@@ -241,34 +285,20 @@ def guest_from_params(raw, backend="libvirt"):
     return g
 
 
-def guests_from_params(raw_list, backend="libvirt"):
-    """Validate a batch. Duplicate names fail the whole call (which one would win is
-    ambiguous); any other bad spec fails only its own guest.
-
-    Returns (valid_guests, errors) where errors is a list of SpecError.
-    """
-    if not isinstance(raw_list, list):
-        raise SpecError("expected a list of guest specs", None, "guests")
-    names = [r.get("name") for r in raw_list if isinstance(r, dict)]
+def check_unique(names, kind, field):
+    """Names declared twice in one call fail the whole call: which one would win is ambiguous."""
     dupes = sorted({n for n in names if names.count(n) > 1 and n is not None}, key=str)
     if dupes:
-        raise SpecError("guest name(s) declared more than once in this call: %s"
-                        % ", ".join(map(str, dupes)), None, "guests")
-    valid, errors = [], []
-    for raw in raw_list:
-        try:
-            valid.append(guest_from_params(raw, backend))
-        except SpecError as e:
-            errors.append(e)
-    return valid, errors
+        raise SpecError("%s name(s) declared more than once in this call: %s"
+                        % (kind, ", ".join(map(str, dupes))), None, field, kind=kind)
 
 
-def view(guest):
+def view(guest, fields=COMPARED):
     """The user-facing dict of a guest for diff output (compared fields + state)."""
     if guest is None:
         return {}
     out = {"name": guest["name"], "state": guest.get("state")}
-    for k in COMPARED:
+    for k in fields:
         if k in guest:
             out[k] = guest[k]
     return out

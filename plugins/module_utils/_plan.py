@@ -18,17 +18,15 @@ from __future__ import annotations
 
 import copy
 
-from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import COMPARED
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import SpecError, UnsupportedChange
 
 CONFIG_ONLY = ("fleet",)  # metadata: nothing to apply to the running guest
-RESTART_ONLY = ("kernel", "ramdisk", "extra", "max_vcpus", "max_memory", "cpu_mode", "hugepages", "virt_type", "machine")
 
 
 def carry_backend_fields(desired, config):
     """Copy what the toolstack generated (MACs) from the current definition into the
     desired spec when the user left it out, so redefining never churns them."""
-    # backend bookkeeping (e.g. libvirt's planned volumes, holding the connection) is shared, not copied
-    desired = copy.deepcopy(desired, {id(desired.get("_storage")): desired.get("_storage")})
+    desired = copy.deepcopy(desired)
     if not config:
         return desired
     cur_nics = config.get("interfaces") or []
@@ -76,18 +74,20 @@ def _device_ops(field, want, have, key, hotpluggable):
     return [("detach_" + noun, x) for x in remove] + [("attach_" + noun, x) for x in add]
 
 
-def default_live_ops(field, want, live):
-    """Ops to make the running guest's ``field`` equal ``want``, or None (restart)."""
+def live_ops(rule, field, want, live):
+    """Ops that make the running guest's ``field`` equal ``want`` under the backend's live
+    ``rule`` (see _model.LIVE_RULES), or None when only a restart applies it."""
     have = live.get(field)
-    if field == "memory":
-        return [("set_memory", want)] if want <= (live.get("max_memory") or have) else None
-    if field == "vcpus":
-        return [("set_vcpus", want)] if have < want <= (live.get("max_vcpus") or have) else None
-    if field == "cpu_shares":
-        return [("set_cpu_shares", want)]
-    if field == "disks":
+    ceiling = live.get("max_" + field) or have
+    if rule == "any":
+        return [("set_" + field, want)]
+    if rule == "up_to_max":
+        return [("set_" + field, want)] if ceiling and want <= ceiling else None
+    if rule == "grow_to_max":
+        return [("set_" + field, want)] if have is not None and have < want <= ceiling else None
+    if rule == "hotplug" and field == "disks":
         return _device_ops(field, want, have, disk_key, _hotpluggable_disk)
-    if field == "interfaces":
+    if rule == "hotplug" and field == "interfaces":
         return _device_ops(field, want, have, nic_key, lambda n: True)
     return None
 
@@ -100,16 +100,14 @@ def _equal(field, want, have):
     return want == have
 
 
-def plan(desired, current, restart="never", fields=COMPARED, live_ops=None):
-    """Return the plan for one guest (a dict, see module RETURN docs).
-
-    ``fields``: the compared fields the backend manages. ``live_ops(field, want, live)``:
-    the backend's rule for applying a field to a running guest; returns a list of
-    ``(op, arg)`` or None when only a restart applies it. Defaults to libvirt's rules."""
-    live_ops = live_ops or default_live_ops
+def plan(desired, current, caps, restart="never"):
+    """Return the plan for one guest (a dict, see module RETURN docs). Pure: it reads the
+    desired spec, what was read of the guest and the backend's Capabilities (the fields it
+    manages and their live rules); it calls nothing."""
+    fields = caps.fields
     name = desired["name"]
     p = {"kind": "guest", "name": name, "action": "none", "changed": False,
-         "actions": [], "fields": [], "pending_restart": False, "restart_fields": [],
+         "actions": [], "fields": [], "restart_required": False, "restart_fields": [],
          "define": False, "live_ops": [], "state_from": None, "state_to": None,
          "autostart": None, "desired": desired, "managed": None}
     want_state = desired["state"]
@@ -153,7 +151,7 @@ def plan(desired, current, restart="never", fields=COMPARED, live_ops=None):
             continue
         config_differs = not _equal(field, want, config.get(field))
         live_differs = running and field not in CONFIG_ONLY and not _equal(field, want, live.get(field))
-        if field == "memory" and not config_differs:
+        if field == "memory" and caps.balloon and not config_differs:
             # The balloon target is a request the guest OS may not honour (yet): the
             # live size drifting from a definition that already matches is not a change.
             live_differs = False
@@ -164,7 +162,8 @@ def plan(desired, current, restart="never", fields=COMPARED, live_ops=None):
         if not running or not live_differs:
             p["fields"].append({"field": field, "apply": "config"})
             continue
-        ops = None if field in RESTART_ONLY or not live_differs else live_ops(field, want, live)
+        rule = caps.live.get(field)
+        ops = live_ops(rule, field, want, live) if rule else None
         if ops is None and live_differs:
             p["restart_fields"].append(field)
             if config_differs:
@@ -195,7 +194,7 @@ def plan(desired, current, restart="never", fields=COMPARED, live_ops=None):
             p["state_from"], p["state_to"] = state, want_state
             p["restart"] = True
         else:
-            p["pending_restart"] = True
+            p["restart_required"] = True
     if p["define"] or p["live_ops"] or p["autostart"] is not None or p["state_to"]:
         p["changed"] = True
         p["action"] = "update"
@@ -208,3 +207,152 @@ def _describe(arg):
             return arg.get("path") or "%s/%s" % (arg.get("pool"), arg.get("volume"))
         return arg.get("network") or arg.get("bridge")
     return str(arg)
+
+
+# -- networks, pools, volumes, seeds ----------------------------------------------
+# The same contract as plan(): pure functions of (desired spec, what was read), returning
+# a plan with the one shape every kind shares. They never edit the spec they are given.
+
+def new_plan(kind, name, desired):
+    return {"kind": kind, "name": name, "action": "none", "changed": False, "actions": [],
+            "fields": [], "desired": desired, "restart_required": False, "restart_fields": []}
+
+
+def _state_plan(p, current, desired, active_word="active"):
+    """Shared create/delete/state/autostart planning for networks and pools."""
+    want = desired["state"]
+    if current is None:
+        if want != "absent":
+            p.update(action="create", changed=True)
+            p["actions"] = ["define"] + (["build"] if p["kind"] == "pool" else []) + (
+                ["start"] if want == active_word else []) + (["autostart on"] if desired["autostart"] else [])
+        return p, False
+    if want == "absent":
+        p.update(action="delete", changed=True)
+        p["actions"] = (["destroy"] if current["active"] else []) + ["undefine"]
+        return p, False
+    return p, True
+
+
+def _finish_state(p, current, desired):
+    if desired["autostart"] != current["autostart"]:
+        p["fields"].append({"field": "autostart", "apply": "live"})
+        p["actions"].append("autostart %s" % ("on" if desired["autostart"] else "off"))
+    want_active = desired["state"] == "active"
+    if want_active != current["active"]:
+        p["actions"].append("start" if want_active else "stop")
+    if p["actions"]:
+        p.update(action="update", changed=True)
+    return p
+
+
+def plan_network(n, current):
+    """``current`` carries ``users`` (running guests on the network) when it is active."""
+    p, existing = _state_plan(new_plan("network", n["name"], n), current, n)
+    if not existing:
+        return p
+    if n["bridge"] is None:
+        n = p["desired"] = dict(n, bridge=current["bridge"])
+    rebuild = []
+    for field in ("forward", "bridge", "ip", "netmask", "dhcp", "mtu"):
+        if n[field] == current[field]:
+            continue
+        live_dhcp = field == "dhcp" and current["active"] and n["dhcp"] and current["dhcp"] and \
+            (n["ip"], n["netmask"]) == (current["ip"], current["netmask"])
+        if live_dhcp:
+            p["fields"].append({"field": field, "apply": "live"})
+        elif current["active"]:
+            rebuild.append(field)
+            p["fields"].append({"field": field, "apply": "rebuild"})
+        else:
+            p["fields"].append({"field": field, "apply": "config"})
+    if rebuild:
+        users = current.get("users") or []
+        if users and not n["recreate"]:
+            raise UnsupportedChange(
+                "changing %s needs the network rebuilt, which would cut off running guest(s) %s; "
+                "set recreate: true to do it anyway" % (", ".join(rebuild), ", ".join(users)),
+                n["name"], rebuild[0], kind="network")
+        p["actions"].extend(["redefine", "restart"])
+    elif any(f["apply"] == "config" for f in p["fields"]):
+        p["actions"].append("redefine")
+    elif p["fields"]:
+        p["actions"].append("update dhcp live")
+    p["rebuild"] = bool(rebuild)
+    return _finish_state(p, current, n)
+
+
+def plan_pool(pool, current):
+    p, existing = _state_plan(new_plan("pool", pool["name"], pool), current, pool)
+    if not existing:
+        if p["action"] == "create" and not pool["path"]:
+            raise SpecError("required to create a pool", pool["name"], "path", kind="pool")
+        return p
+    if pool["path"] is None:
+        pool = p["desired"] = dict(pool, path=current["path"])
+    for field, why in (("type", "a pool's type cannot change"),
+                       ("path", "moving a pool would orphan its volumes; define a new pool instead")):
+        if pool[field] != current[field]:
+            raise UnsupportedChange("%s (%r -> %r)" % (why, current[field], pool[field]),
+                                    pool["name"], field, kind="pool")
+    if pool["mode"] != current["mode"]:
+        p["fields"].append({"field": "mode", "apply": "live"})
+        p["actions"].append("redefine, chmod %s" % pool["mode"])
+    return _finish_state(p, current, pool)
+
+
+def plan_volume(v, current):
+    """``only_when_missing`` (a guest's disk volume): those keys only shape a volume that is
+    created; an existing one keeps its format and is never rebased. ``current`` carries
+    ``users`` (running guests using it) when the volume is to be removed."""
+    p = new_plan("volume", v["name"], v)
+    if current is None:
+        if v["state"] == "present":
+            p.update(action="create", changed=True)
+            p["actions"] = ["convert %s" % v["source"]] if v["source"] else ["create"]
+            if v["source"] and v["size"]:
+                p["actions"].append("grow to %d" % v["size"])
+        return p
+    if v.get("only_when_missing"):
+        v = p["desired"] = dict(v, format=current["format"], backing=None)
+    if v["state"] == "absent":
+        users = current.get("users") or []
+        if users:
+            raise UnsupportedChange("in use by running guest(s) %s; stop them or detach it first" % ", ".join(users),
+                                    v["name"], "state", kind="volume")
+        p.update(action="delete", changed=True, actions=["delete"])
+        return p
+    if v["format"] != current["format"]:
+        raise UnsupportedChange("the volume is %s; converting a volume in place is refused" % current["format"],
+                                v["name"], "format", kind="volume")
+    if v["backing"] is not None and v.get("backing_path") != current["backing"]:
+        raise UnsupportedChange("backing is %r; rebasing an existing overlay is refused" % (current["backing"],),
+                                v["name"], "backing", kind="volume")
+    if v["size"] is not None and v["size"] != current["size"]:
+        if v["size"] < current["size"]:
+            raise UnsupportedChange("shrinking is refused (%d -> %d bytes): it would destroy data"
+                                    % (current["size"], v["size"]), v["name"], "size", kind="volume")
+        p["fields"].append({"field": "size", "apply": "live"})
+        p["actions"].append("grow to %d" % v["size"])
+        p.update(action="update", changed=True)
+    return p
+
+
+def plan_seed(v, current):
+    p = new_plan("cloud_init", v["name"], v)
+    if current is not None and current["not_seed"]:
+        raise UnsupportedChange("volume %r in pool %r exists and is not a cidata seed; refusing to touch it"
+                                % (v["name"], v["pool"]), v["name"], "name", kind="cloud_init")
+    if v["state"] == "absent":
+        if current is not None:
+            p.update(action="delete", changed=True, actions=["delete seed"])
+        return p
+    if current is None:
+        p.update(action="create", changed=True, actions=["build seed"])
+        p["fields"] = [{"field": f, "apply": "config"} for f in sorted(v["files"])]
+    elif current["files"] != v["files"]:
+        p.update(action="update", changed=True, actions=["rebuild seed"], restart_required=True)
+        p["fields"] = [{"field": f, "apply": "restart"} for f in sorted(set(v["files"]) | set(current["files"]))
+                       if v["files"].get(f) != current["files"].get(f)]
+        p["restart_fields"] = [f["field"] for f in p["fields"]]
+    return p

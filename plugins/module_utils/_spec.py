@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import (
-    BACKENDS, CPU_MODES, DISK_BUSES, DISK_DEVICES, GUEST_DEFAULTS, NIC_MODELS, STATES, VIRT_TYPES)
+    BACKENDS, CPU_MODES, DISK_BUSES, DISK_DEVICES, GUEST_DEFAULTS, NIC_MODELS, SECRETS, STATES, VIRT_TYPES)
 
 # doc fragment: virtfleet.hypervisor.connection
 CONNECTION = {
@@ -42,14 +42,14 @@ GUEST = {
     "name": {"type": "str", "required": True},
     "state": {"type": "str", "choices": list(STATES), "default": GUEST_DEFAULTS["state"]},
     "autostart": {"type": "bool", "default": GUEST_DEFAULTS["autostart"]},
-    "vcpus": {"type": "int", "default": GUEST_DEFAULTS["vcpus"]},
+    "vcpus": {"type": "int"},
     "max_vcpus": {"type": "int"},
-    "memory": {"type": "raw", "default": GUEST_DEFAULTS["memory"]},
+    "memory": {"type": "raw"},
     "max_memory": {"type": "raw"},
-    "cpu_mode": {"type": "str", "choices": list(CPU_MODES), "default": GUEST_DEFAULTS["cpu_mode"]},
-    "hugepages": {"type": "bool", "default": GUEST_DEFAULTS["hugepages"]},
+    "cpu_mode": {"type": "str", "choices": list(CPU_MODES)},
+    "hugepages": {"type": "bool"},
     "cpu_shares": {"type": "int"},
-    "virt_type": {"type": "str", "choices": list(VIRT_TYPES), "default": GUEST_DEFAULTS["virt_type"]},
+    "virt_type": {"type": "str", "choices": list(VIRT_TYPES)},
     "machine": {"type": "str"},
     "disks": {"type": "list", "elements": "dict", "default": [], "options": _DISK},
     "interfaces": {"type": "list", "elements": "dict", "default": [], "options": _NIC},
@@ -62,7 +62,7 @@ GUEST = {
     "extra": {"type": "str"},
     # backend: libvirt
     "cloud_init": {"type": "dict", "options": {
-        "user_data": {"type": "raw", "no_log": True},
+        "user_data": {"type": "raw"},
         "meta_data": {"type": "raw"},
         "network_config": {"type": "raw"},
         "pool": {"type": "str", "default": "default"},
@@ -148,10 +148,19 @@ CLOUD_INIT = {
     "name": {"type": "str", "required": True},
     "pool": {"type": "str", "default": "default"},
     "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-    "user_data": {"type": "raw", "no_log": True},
+    "user_data": {"type": "raw"},
     "meta_data": {"type": "raw"},
     "network_config": {"type": "raw"},
 }
+
+
+def carries_secrets(kind):
+    """Modules whose options can hold a value of _model.SECRETS. They run with
+    ``AnsibleModule(no_log=True)`` (no syslog line of their arguments: it is written before
+    any value could be masked); _core.run masks the secrets in everything they return."""
+    spec = argspec(kind)
+    return "guests" in spec or any(path.split(".", maxsplit=1)[0] in spec for path in SECRETS)
+
 
 # networks, pools and volumes are libvirt objects: only the uri of the connection options
 CONNECTION_LIBVIRT = {"uri": CONNECTION["uri"]}

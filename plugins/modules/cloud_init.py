@@ -91,12 +91,13 @@ fields:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _runner, _spec
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _core, _spec
 
 
 def main():
-    module = AnsibleModule(argument_spec=_spec.argspec("cloud_init"), supports_check_mode=True)
-    _runner.converge_objects(module, "cloud_init", [{k: module.params[k] for k in _spec.CLOUD_INIT}], single=True)
+    module = AnsibleModule(argument_spec=_spec.argspec("cloud_init"), supports_check_mode=True,
+                           no_log=_spec.carries_secrets("cloud_init"))
+    _core.run(module, "cloud_init", [{k: module.params[k] for k in _spec.CLOUD_INIT}], single=True)
 
 
 if __name__ == "__main__":

@@ -85,8 +85,10 @@ fields:
   type: list
   elements: dict
   sample: [{field: memory, apply: live}, {field: cpu_mode, apply: restart}]
-pending_restart:
-  description: True when the running guest differs from its definition in a field that only a reboot applies.
+restart_required:
+  description:
+    - True when the running guest differs from its definition in a field that only a reboot applies.
+    - Called C(pending_restart) in 0.1.0; every kind's result now uses this one name.
   returned: always
   type: bool
 restart_fields:
@@ -108,13 +110,14 @@ results:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _runner, _spec
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _core, _spec
 
 
 def main():
-    module = AnsibleModule(argument_spec=_spec.argspec("guest"), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=_spec.argspec("guest"), supports_check_mode=True,
+                           no_log=_spec.carries_secrets("guest"))
     spec = {k: module.params[k] for k in _spec.GUEST}
-    _runner.converge(module, [spec], single=True)
+    _core.run(module, "guest", [spec], single=True)
 
 
 if __name__ == "__main__":

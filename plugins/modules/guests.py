@@ -84,8 +84,8 @@ results:
       description: Changed fields, each with V(live), V(restart) or V(config).
       type: list
       elements: dict
-    pending_restart:
-      description: A field waits for the next boot of the running guest.
+    restart_required:
+      description: A field waits for the next boot of the running guest (C(pending_restart) in 0.1.0).
       type: bool
     restart_fields:
       description: The fields that wait for the next boot.
@@ -118,13 +118,14 @@ failed_guests:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _runner, _spec
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _core, _spec
 
 
 def main():
-    module = AnsibleModule(argument_spec=_spec.argspec("guests"), supports_check_mode=True)
-    _runner.converge(module, module.params["guests"], prune=module.params["prune"],
-                     prune_storage=module.params["prune_storage"])
+    module = AnsibleModule(argument_spec=_spec.argspec("guests"), supports_check_mode=True,
+                           no_log=_spec.carries_secrets("guests"))
+    _core.run(module, "guest", module.params["guests"], prune=module.params["prune"],
+              prune_storage=module.params["prune_storage"])
 
 
 if __name__ == "__main__":

@@ -45,12 +45,12 @@ results:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _runner, _spec
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _core, _spec
 
 
 def main():
     module = AnsibleModule(argument_spec=_spec.argspec("networks"), supports_check_mode=True)
-    _runner.converge_objects(module, "network", module.params["networks"])
+    _core.run(module, "network", module.params["networks"])
 
 
 if __name__ == "__main__":

@@ -65,12 +65,12 @@ results:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _runner, _spec
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _core, _spec
 
 
 def main():
     module = AnsibleModule(argument_spec=_spec.argspec("pool"), supports_check_mode=True)
-    _runner.converge_objects(module, "pool", [{k: module.params[k] for k in _spec.POOL}], single=True)
+    _core.run(module, "pool", [{k: module.params[k] for k in _spec.POOL}], single=True)
 
 
 if __name__ == "__main__":

@@ -54,12 +54,12 @@ results:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _runner, _spec
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _core, _spec
 
 
 def main():
     module = AnsibleModule(argument_spec=_spec.argspec("volume"), supports_check_mode=True)
-    _runner.converge_objects(module, "volume", [{k: module.params[k] for k in _spec.VOLUME}], single=True)
+    _core.run(module, "volume", [{k: module.params[k] for k in _spec.VOLUME}], single=True)
 
 
 if __name__ == "__main__":

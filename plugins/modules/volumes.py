@@ -47,12 +47,12 @@ results:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _runner, _spec
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _core, _spec
 
 
 def main():
     module = AnsibleModule(argument_spec=_spec.argspec("volumes"), supports_check_mode=True)
-    _runner.converge_objects(module, "volume", module.params["volumes"])
+    _core.run(module, "volume", module.params["volumes"])
 
 
 if __name__ == "__main__":

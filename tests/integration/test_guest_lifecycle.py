@@ -120,7 +120,7 @@ def test_running_guest_live_changes(conn):
     r = converge(dict(args, vcpus=2, memory=96, cpu_shares=512), conn)
     assert {f["field"]: f["apply"] for f in r["fields"]} == {
         "vcpus": "live", "memory": "live", "cpu_shares": "live"}
-    assert not r["pending_restart"]
+    assert not r["restart_required"]
     root = live(conn)
     assert root.find("vcpu").get("current") in (None, "2")
     assert conn.lookupByName(G).vcpusFlags(1) == 2  # VIR_DOMAIN_AFFECT_LIVE
@@ -136,16 +136,16 @@ def test_running_guest_restart_fields_are_pending_then_restarted(conn):
     first = run_module("guest", dict(args, memory=80, hugepages=False, vcpus=2), check=True)
     assert {f["field"]: f["apply"] for f in first["fields"]} == {"vcpus": "restart", "memory": "restart"}
     r = run_module("guest", dict(args, memory=80, vcpus=2))
-    assert r["changed"] and r["pending_restart"] and sorted(r["restart_fields"]) == ["memory", "vcpus"]
+    assert r["changed"] and r["restart_required"] and sorted(r["restart_fields"]) == ["memory", "vcpus"]
     assert live(conn).findtext("vcpu") == "1"
     again = run_module("guest", dict(args, memory=80, vcpus=2))
-    assert not again["changed"] and again["pending_restart"]
+    assert not again["changed"] and again["restart_required"]
     done = run_module("guest", dict(args, memory=80, vcpus=2, restart="if_needed",
                                     shutdown_timeout=1, force_stop=True))
-    assert done["changed"] and "restart" in done["actions"] and not done["pending_restart"]
+    assert done["changed"] and "restart" in done["actions"] and not done["restart_required"]
     assert live(conn).findtext("vcpu") == "2" and done["state"] == "running"
     final = run_module("guest", dict(args, memory=80, vcpus=2))
-    assert not final["changed"] and not final["pending_restart"]
+    assert not final["changed"] and not final["restart_required"]
 
 
 def test_state_transitions(conn):

@@ -44,7 +44,7 @@ def test_cloud_init_seed_is_built_and_attached(conn, pool):
     assert not run_module("guest", args)["changed"]
     changed = dict(args, cloud_init=dict(args["cloud_init"], meta_data={"local-hostname": "renamed"}))
     r = run_module("guest", changed)
-    assert r["changed"] and r["pending_restart"] and "cloud_init" in r["restart_fields"]
+    assert r["changed"] and r["restart_required"] and "cloud_init" in r["restart_fields"]
     assert not run_module("guest", changed)["changed"]
     run_module("guest", dict(args, state="absent"))
     run_module("cloud_init", {"name": G + "-cidata", "pool": pool, "state": "absent"})

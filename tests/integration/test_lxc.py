@@ -119,7 +119,7 @@ def test_running_limits_change_live(bridge):
     r = converge(dict(args, memory=96, vcpus=2, cpu_shares=256))
     assert {f["field"]: f["apply"] for f in r["fields"]} == {"vcpus": "live", "memory": "live", "cpu_shares": "live"}
     assert r["actions"] == ["redefine", "set_vcpus 2", "set_memory 96", "set_cpu_shares 256"]
-    assert not r["pending_restart"] and lx.pid(C) == first, "not restarted"
+    assert not r["restart_required"] and lx.pid(C) == first, "not restarted"
     assert lx.cgroup(C, "memory.limit_in_bytes") == str(96 * MIB)
     assert (lx.cgroup(C, "cpu.cfs_quota_us"), lx.cgroup(C, "cpu.shares")) == ("200000", "256")
     with open("/proc/%d/cgroup" % first) as f:
@@ -182,15 +182,15 @@ def test_restart_fields_stay_pending_until_restart(hostdir):
     first = lx.pid(C)
     changed = dict(args, disks=[{"path": hostdir}])
     r = run_guest(changed)
-    assert r["changed"] and r["pending_restart"] and r["restart_fields"] == ["disks"]
+    assert r["changed"] and r["restart_required"] and r["restart_fields"] == ["disks"]
     assert lx.pid(C) == first and lx.attach(C, "test", "-e", hostdir + "/hello.txt").returncode != 0
     again = run_guest(changed)
-    assert not again["changed"] and again["pending_restart"], again
+    assert not again["changed"] and again["restart_required"], again
     done = run_guest(dict(changed, restart="if_needed"))
-    assert done["changed"] and "restart" in done["actions"] and not done["pending_restart"], done
+    assert done["changed"] and "restart" in done["actions"] and not done["restart_required"], done
     assert lx.pid(C) != first and lx.attach(C, "cat", hostdir + "/hello.txt").stdout == "from the host\n"
     final = run_guest(changed)
-    assert not final["changed"] and not final["pending_restart"]
+    assert not final["changed"] and not final["restart_required"]
 
 
 def test_state_transitions():

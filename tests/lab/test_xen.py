@@ -284,7 +284,7 @@ def test_lifecycle(dom0, xen_type):
 
     spec.update(memory=112, vcpus=2, cpu_shares=512)
     r = ok(dom0.guest(spec))
-    assert r["changed"] and not r["pending_restart"], r
+    assert r["changed"] and not r["restart_required"], r
     assert fields(r) == {"memory": "live", "vcpus": "live", "cpu_shares": "live"}
     assert r["actions"] == ["redefine", "set_vcpus 2", "set_memory 112", "set_cpu_shares 512"]
     c = dom0.config(name)
@@ -332,15 +332,15 @@ def test_restart_fields_and_restart_if_needed(dom0):
     domid = dom0.config(name)["domid"]
     spec["extra"] = EXTRA + " quiet"
     r = ok(dom0.guest(dict(spec, memory=128)))  # above maxmem (= memory) and a new cmdline
-    assert r["changed"] and r["pending_restart"], r
+    assert r["changed"] and r["restart_required"], r
     assert fields(r) == {"memory": "restart", "extra": "restart"}
     assert sorted(r["restart_fields"]) == ["extra", "memory"]
     assert "quiet" in dom0.cfg(name) and "quiet" not in dom0.config(name)["b_info"]["cmdline"]
     r = ok(dom0.guest(dict(spec, memory=128)))  # nothing new to write: still pending
-    assert not r["changed"] and r["pending_restart"]
+    assert not r["changed"] and r["restart_required"]
 
     r = ok(dom0.guest(dict(spec, memory=128, restart="if_needed")))
-    assert r["changed"] and "restart" in r["actions"] and not r["pending_restart"], r
+    assert r["changed"] and "restart" in r["actions"] and not r["restart_required"], r
     c = dom0.config(name)
     assert c["domid"] != domid
     assert "quiet" in c["b_info"]["cmdline"] and c["b_info"]["target_memkb"] == 128 * 1024
@@ -366,7 +366,7 @@ def test_disks_vifs_and_generated_mac(dom0):
 
     spec["disks"].append({"path": ro, "readonly": True})
     r = ok(dom0.guest(spec))  # no hotplug in this backend: the next boot attaches it
-    assert fields(r) == {"disks": "restart"} and r["pending_restart"], r
+    assert fields(r) == {"disks": "restart"} and r["restart_required"], r
     assert f"format=raw, vdev=xvdb, access=ro, target={ro}" in dom0.cfg(name)
     r = ok(dom0.guest(dict(spec, state="absent", remove_storage=True)))
     assert r["changed"]

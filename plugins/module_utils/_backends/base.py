@@ -1,18 +1,21 @@
 # -*- coding: utf-8 -*-
 # Copyright: virtfleet maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What a guest backend (libvirt, lxc, xl) provides to the runner.
+"""What a guest backend (libvirt, lxc, xl) provides to the core.
 
 A backend reads and changes one toolstack. It never calls exit_json/fail_json and never
-reads check mode: the runner plans with what the backend reads and calls ``apply`` only
-outside check mode. Errors are VirtfleetError subclasses naming guest and field.
+reads check mode: the core plans with what the backend reads and calls ``apply`` only
+outside check mode. What it manages is data (``caps``, a _model.Capabilities): the core's
+validator refuses fields it lacks, the pure planner applies its live rules. Errors are
+VirtfleetError subclasses naming guest and field.
+
+A new backend is one file with a subclass of GuestBackend plus one line in the registry
+(_backends/__init__.py).
 """
 
 from __future__ import annotations
 
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import BackendError
-from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import COMPARED
-from ansible_collections.virtfleet.hypervisor.plugins.module_utils._plan import default_live_ops
 
 
 class GuestBackend(object):
@@ -21,8 +24,10 @@ class GuestBackend(object):
     name = None
     #: the Python library the backend imports (name for missing_required_lib), or None
     required_lib = None
-    #: the compared fields of the data model this backend manages
-    fields = COMPARED
+    #: the module the backend imports (for respawning under the system Python), or None
+    required_module = None
+    #: a _model.Capabilities: the fields it manages, live rules, defaults, child kinds
+    caps = None
 
     def __init__(self, params, run_command=None):
         self.params = params
@@ -33,9 +38,15 @@ class GuestBackend(object):
         """Traceback text when the required library is missing, else None."""
         return None
 
-    def live_ops(self, field, want, live):
-        """(op, arg) list that applies ``field`` to the running guest, or None (restart)."""
-        return default_live_ops(field, want, live)
+    def children(self, guest):
+        """Objects of other kinds a guest declares with it (its volumes, its seed), as a
+        list of ``(kind, raw_spec, field, overrides)``; the core plans each through its
+        kind and makes the plans children of the guest's plan."""
+        return []
+
+    def adopt(self, guest, children):
+        """Take what the child objects resolved to into the guest (e.g. disk formats);
+        ``children`` maps a child's field to ``(spec, current)``."""
 
     def resolve(self, guest):
         """Validate backend keys and references of one guest spec; fill in what apply

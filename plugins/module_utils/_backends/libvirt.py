@@ -14,9 +14,9 @@ import time
 import traceback
 import xml.etree.ElementTree as ET
 
-from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import (
-    BackendError, SpecError, VirtfleetError)
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import BackendError, SpecError
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _render_libvirt as render
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import Capabilities
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._plan import disk_key, nic_key
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends.base import GuestBackend, sniff_format
 
@@ -40,6 +40,19 @@ def _state_name(code):
 class LibvirtBackend(GuestBackend):
     name = "libvirt"
     required_lib = "libvirt-python"
+    caps = Capabilities(
+        backend="libvirt",
+        fields=("fleet", "autostart", "vcpus", "memory", "max_vcpus", "max_memory", "cpu_mode", "hugepages",
+                "cpu_shares", "virt_type", "machine", "kernel", "ramdisk", "extra", "disks", "interfaces"),
+        keys=("cloud_init",),
+        live={"memory": "up_to_max", "vcpus": "grow_to_max", "cpu_shares": "any",
+              "disks": "hotplug", "interfaces": "hotplug"},
+        defaults={"vcpus": 1, "memory": 512, "cpu_mode": "default", "hugepages": False, "virt_type": "kvm"},
+        balloon=True,
+        children=("volume", "cloud_init"),
+        meaning={"memory": "currentMemory (the balloon target), max_memory the <memory> ceiling",
+                 "vcpus": "online vCPUs, max_vcpus the hot-plug ceiling"},
+    )
 
     def __init__(self, params, run_command=None, retries=6, sleep=time.sleep):
         super(LibvirtBackend, self).__init__(params, run_command)
@@ -166,19 +179,13 @@ class LibvirtBackend(GuestBackend):
                                    ", ".join(sorted(k for k in machines if "." not in k)[:6])),
                                 name, "machine")
             guest["machine"] = machines[guest["machine"]]
-        guest["_storage"] = []
-        if guest.get("cloud_init"):
-            guest["disks"].append(self._seed(guest))
         for i, disk in enumerate(guest["disks"]):
             field = "disks[%d]" % i
             if disk["volume"]:
                 pool = self._pool(disk["pool"])
                 if pool is None:
                     raise SpecError("storage pool %r does not exist" % disk["pool"], name, field + ".pool")
-                if disk.get("size") or disk.get("backing"):
-                    self._disk_volume(guest, disk, field)
-                    continue
-                if disk.get("format"):
+                if disk.get("format"):  # a child volume (adopt) or the seed
                     continue
                 try:
                     vol = pool.storageVolLookupByName(disk["volume"])
@@ -204,48 +211,40 @@ class LibvirtBackend(GuestBackend):
                                 "interfaces[%d].bridge" % i)
         return guest
 
-    def _disk_volume(self, guest, disk, field):
-        """A disk that declares size/backing: plan its volume (create when missing, grow)."""
-        from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import libvirt_objects as lvo
-        spec = {"name": disk["volume"], "pool": disk["pool"], "size": disk.get("size"), "backing": disk.get("backing"),
-                "format": "qcow2"}
-        handler = lvo.VolumeHandler(self)
-        try:
-            spec = handler.resolve(lvo.volume_from_params(spec))
-            current = handler.current(spec)
-            if current is not None:
-                spec["format"] = current["format"]
-                spec["backing"] = None  # never rebase an existing volume: the disk only asked for it when missing
-            plan = handler.plan(spec, current)
-        except VirtfleetError as e:
-            raise type(e)(e.msg, guest["name"], field + "." + (e.field or "volume"))
-        disk["format"] = spec["format"]
-        guest["_storage"].append((handler, plan, current))
+    # -- child objects ---------------------------------------------------------
+    SEED_KEYS = ("user_data", "meta_data", "network_config", "pool")
 
-    def _seed(self, guest):
-        """cloud_init: plan the seed volume <name>-cidata and return its cdrom disk."""
-        from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import libvirt_objects as lvo
-        ci = guest["cloud_init"]
-        if not isinstance(ci, dict) or set(ci) - {"user_data", "meta_data", "network_config", "pool"}:
-            raise SpecError("expected a mapping with user_data, meta_data, network_config and pool",
-                            guest["name"], "cloud_init")
-        handler = lvo.SeedHandler(self)
-        try:
-            spec = handler.validate(dict(ci, name=guest["name"] + "-cidata", pool=ci.get("pool") or "default"))
-            spec = handler.resolve(spec)
-            current = handler.current(spec)
-            plan = handler.plan(spec, current)
-        except VirtfleetError as e:
-            raise type(e)(e.msg, guest["name"], "cloud_init." + (e.field or "pool"))
-        guest["_storage"].append((handler, plan, current))
-        return {"volume": spec["name"], "pool": spec["pool"], "path": None, "device": "cdrom", "bus": "sata",
-                "readonly": True, "size": None, "backing": None, "format": "raw"}
+    def children(self, guest):
+        """A disk that declares size/backing has its volume planned with the guest (created
+        when missing, grown; never rebased); cloud_init has its seed volume <name>-cidata."""
+        if guest["state"] == "absent":
+            return []
+        out = []
+        for i, disk in enumerate(guest["disks"]):
+            if disk["volume"] and (disk.get("size") or disk.get("backing")):
+                out.append(("volume", {"name": disk["volume"], "pool": disk["pool"], "size": disk.get("size"),
+                                       "backing": disk.get("backing"), "format": "qcow2"},
+                            "disks[%d]" % i, {"only_when_missing": ("format", "backing")}))
+        ci = guest.get("cloud_init")
+        if ci is not None:
+            if not isinstance(ci, dict) or set(ci) - set(self.SEED_KEYS):
+                raise SpecError("expected a mapping with %s" % ", ".join(self.SEED_KEYS), guest["name"], "cloud_init")
+            out.append(("cloud_init", dict(ci, name=guest["name"] + "-cidata", pool=ci.get("pool") or "default"),
+                        "cloud_init", {}))
+        return out
+
+    def adopt(self, guest, children):
+        for field, (spec, current) in children.items():
+            if field == "cloud_init":
+                guest["disks"].append({"volume": spec["name"], "pool": spec["pool"], "path": None, "device": "cdrom",
+                                       "bus": "sata", "readonly": True, "size": None, "backing": None,
+                                       "format": "raw"})
+            else:
+                disk = guest["disks"][int(field[len("disks["):-1])]
+                disk["format"] = (current or spec)["format"]
 
     # -- applying --------------------------------------------------------------
     def _apply(self, plan, current):
-        for handler, sub, sub_current in plan["desired"].get("_storage", ()):
-            if sub["changed"]:
-                handler.apply(sub, sub_current)
         if plan["action"] == "delete":
             self._delete(plan["name"], plan["desired"], current)
         elif plan["action"] in ("create", "update"):

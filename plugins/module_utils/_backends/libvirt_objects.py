@@ -1,10 +1,11 @@
 # -*- coding: utf-8 -*-
 # Copyright: virtfleet maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""libvirt networks, storage pools and volumes: read, plan, apply.
+"""libvirt networks, storage pools, volumes and seeds: validate, resolve, read, apply.
 
 One handler per kind over one shared connection (LibvirtBackend's, with its retries).
-``plan`` is pure given what ``current`` read; ``apply`` runs only outside check mode."""
+Their plans are the pure planners of _plan (what they need of the host, e.g. the guests
+using a network, is read by ``current``); ``apply`` runs only outside check mode."""
 
 from __future__ import annotations
 
@@ -17,43 +18,11 @@ from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _seed 
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import NAME_RE
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import libvirt as lv
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends.base import sniff_format
-from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import (
-    BackendError, SpecError, UnsupportedChange)
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import BackendError, SpecError
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model_objects import (
-    NETWORK_COMPARED, POOL_COMPARED, network_from_params, pool_from_params, volume_from_params)
-
-
-def new_plan(kind, name, desired):
-    return {"kind": kind, "name": name, "action": "none", "changed": False, "actions": [],
-            "fields": [], "desired": desired, "restart_required": False}
-
-
-def _state_plan(p, current, desired, active_word="active"):
-    """Shared create/delete/state/autostart planning for networks and pools."""
-    want = desired["state"]
-    if current is None:
-        if want != "absent":
-            p.update(action="create", changed=True)
-            p["actions"] = ["define"] + (["build"] if p["kind"] == "pool" else []) + (
-                ["start"] if want == active_word else []) + (["autostart on"] if desired["autostart"] else [])
-        return p, False
-    if want == "absent":
-        p.update(action="delete", changed=True)
-        p["actions"] = (["destroy"] if current["active"] else []) + ["undefine"]
-        return p, False
-    return p, True
-
-
-def _finish_state(p, current, desired):
-    if desired["autostart"] != current["autostart"]:
-        p["fields"].append({"field": "autostart", "apply": "live"})
-        p["actions"].append("autostart %s" % ("on" if desired["autostart"] else "off"))
-    want_active = desired["state"] == "active"
-    if want_active != current["active"]:
-        p["actions"].append("start" if want_active else "stop")
-    if p["actions"]:
-        p.update(action="update", changed=True)
-    return p
+    NETWORK_COMPARED, POOL_COMPARED, VOLUME_COMPARED, network_from_params, pool_from_params, volume_from_params)
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._plan import (
+    plan_network, plan_pool, plan_seed, plan_volume)
 
 
 class _Handler(object):
@@ -79,6 +48,16 @@ class _Handler(object):
         cur.update(active=active, autostart=bool(obj.autostart()), state="active" if active else "inactive")
         return cur
 
+    def running_guests(self):
+        """{name: live domain XML root} of the running guests, read once per run."""
+        cache = getattr(self.lv, "_running_xml", None)
+        if cache is None:
+            cache = {dom.name(): ET.fromstring(self.call("read live definition", dom.XMLDesc, 0))
+                     for dom in self.call("list running guests", self.lv.conn.listAllDomains,
+                                          lv.libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE)}
+            self.lv._running_xml = cache
+        return cache
+
     def call(self, what, fn, *args):
         try:
             return self.lv.call(what, fn, *args)
@@ -91,59 +70,22 @@ class NetworkHandler(_Handler):
     kind = "network"
     validate = staticmethod(network_from_params)
     compared = NETWORK_COMPARED
+    plan = staticmethod(plan_network)
 
     def current(self, spec):
-        return self._read(self.lv.conn.networkLookupByName, spec["name"], render.parse_network,
-                          lv.libvirt.VIR_NETWORK_XML_INACTIVE)
-
-    def users(self, name):
-        """Running guests with an interface on network ``name``."""
-        out = []
-        for dom in self.lv.conn.listAllDomains(lv.libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE):
-            root = ET.fromstring(dom.XMLDesc(0))
-            if any(s.get("network") == name for s in root.findall("devices/interface/source")):
-                out.append(dom.name())
-        return sorted(out)
+        cur = self._read(self.lv.conn.networkLookupByName, spec["name"], render.parse_network,
+                         lv.libvirt.VIR_NETWORK_XML_INACTIVE)
+        if cur is not None and cur["active"]:
+            cur["users"] = sorted(name for name, root in self.running_guests().items()
+                                  if any(s.get("network") == spec["name"]
+                                         for s in root.findall("devices/interface/source")))
+        return cur
 
     def resolve(self, n):
         if n["state"] != "absent" and n["forward"] == "bridge" and not os.path.isdir("/sys/class/net/%s/bridge" % n["bridge"]):
             raise SpecError("%r is not a bridge on this host (create it first, e.g. with the bridge role)" % n["bridge"],
                             n["name"], "bridge", kind="network")
         return n
-
-    def plan(self, n, current):
-        p, existing = _state_plan(new_plan("network", n["name"], n), current, n)
-        if not existing:
-            return p
-        if n["bridge"] is None:
-            n["bridge"] = current["bridge"]
-        rebuild = []
-        for field in ("forward", "bridge", "ip", "netmask", "dhcp", "mtu"):
-            if n[field] == current[field]:
-                continue
-            live_dhcp = field == "dhcp" and current["active"] and n["dhcp"] and current["dhcp"] and \
-                (n["ip"], n["netmask"]) == (current["ip"], current["netmask"])
-            if live_dhcp:
-                p["fields"].append({"field": field, "apply": "live"})
-            elif current["active"]:
-                rebuild.append(field)
-                p["fields"].append({"field": field, "apply": "rebuild"})
-            else:
-                p["fields"].append({"field": field, "apply": "config"})
-        if rebuild:
-            users = self.users(n["name"])
-            if users and not n["recreate"]:
-                raise UnsupportedChange(
-                    "changing %s needs the network rebuilt, which would cut off running guest(s) %s; "
-                    "set recreate: true to do it anyway" % (", ".join(rebuild), ", ".join(users)),
-                    n["name"], rebuild[0], kind="network")
-            p["actions"].extend(["redefine", "restart"])
-        elif any(f["apply"] == "config" for f in p["fields"]):
-            p["actions"].append("redefine")
-        elif p["fields"]:
-            p["actions"].append("update dhcp live")
-        p["rebuild"] = bool(rebuild)
-        return _finish_state(p, current, n)
 
     def apply(self, p, current):
         n, conn, libvirt = p["desired"], self.lv.conn, lv.libvirt
@@ -196,6 +138,7 @@ class PoolHandler(_Handler):
     kind = "pool"
     validate = staticmethod(pool_from_params)
     compared = POOL_COMPARED
+    plan = staticmethod(plan_pool)
 
     def current(self, spec):
         return self._read(self.lv.conn.storagePoolLookupByName, spec["name"], render.parse_pool,
@@ -203,24 +146,6 @@ class PoolHandler(_Handler):
 
     def resolve(self, p):
         return p
-
-    def plan(self, pool, current):
-        p, existing = _state_plan(new_plan("pool", pool["name"], pool), current, pool)
-        if not existing:
-            if p["action"] == "create" and not pool["path"]:
-                raise SpecError("required to create a pool", pool["name"], "path", kind="pool")
-            return p
-        if pool["path"] is None:
-            pool["path"] = current["path"]
-        for field, why in (("type", "a pool's type cannot change"),
-                           ("path", "moving a pool would orphan its volumes; define a new pool instead")):
-            if pool[field] != current[field]:
-                raise UnsupportedChange("%s (%r -> %r)" % (why, current[field], pool[field]),
-                                        pool["name"], field, kind="pool")
-        if pool["mode"] != current["mode"]:
-            p["fields"].append({"field": "mode", "apply": "live"})
-            p["actions"].append("redefine, chmod %s" % pool["mode"])
-        return _finish_state(p, current, pool)
 
     def apply(self, p, current):
         pool_spec, conn = p["desired"], self.lv.conn
@@ -250,7 +175,8 @@ class PoolHandler(_Handler):
 class VolumeHandler(_Handler):
     kind = "volume"
     validate = staticmethod(volume_from_params)
-    compared = ("size", "format", "backing")
+    compared = VOLUME_COMPARED
+    plan = staticmethod(plan_volume)
 
     def __init__(self, backend):
         super(VolumeHandler, self).__init__(backend)
@@ -278,7 +204,10 @@ class VolumeHandler(_Handler):
         vol = self.lookup(spec)
         if vol is None:
             return None
-        return render.parse_volume(self.call("read volume", vol.XMLDesc, 0))
+        cur = render.parse_volume(self.call("read volume", vol.XMLDesc, 0))
+        if spec["state"] == "absent":
+            cur["users"] = self.users(cur["path"], spec)
+        return cur
 
     def resolve(self, v):
         self._pool(v)
@@ -302,45 +231,10 @@ class VolumeHandler(_Handler):
         return v
 
     def users(self, path, v):
-        out = []
-        for dom in self.lv.conn.listAllDomains(lv.libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE):
-            root = ET.fromstring(dom.XMLDesc(0))
-            for src in root.findall("devices/disk/source"):
-                if src.get("file") == path or (src.get("pool"), src.get("volume")) == (v["pool"], v["name"]):
-                    out.append(dom.name())
-                    break
-        return sorted(out)
-
-    def plan(self, v, current):
-        p = new_plan("volume", v["name"], v)
-        if current is None:
-            if v["state"] == "present":
-                p.update(action="create", changed=True)
-                p["actions"] = ["convert %s" % v["source"]] if v["source"] else ["create"]
-                if v["source"] and v["size"]:
-                    p["actions"].append("grow to %d" % v["size"])
-            return p
-        if v["state"] == "absent":
-            users = self.users(current["path"], v)
-            if users:
-                raise UnsupportedChange("in use by running guest(s) %s; stop them or detach it first" % ", ".join(users),
-                                        v["name"], "state", kind="volume")
-            p.update(action="delete", changed=True, actions=["delete"])
-            return p
-        if v["format"] != current["format"]:
-            raise UnsupportedChange("the volume is %s; converting a volume in place is refused" % current["format"],
-                                    v["name"], "format", kind="volume")
-        if v["backing"] is not None and v.get("backing_path") != current["backing"]:
-            raise UnsupportedChange("backing is %r; rebasing an existing overlay is refused" % (current["backing"],),
-                                    v["name"], "backing", kind="volume")
-        if v["size"] is not None and v["size"] != current["size"]:
-            if v["size"] < current["size"]:
-                raise UnsupportedChange("shrinking is refused (%d -> %d bytes): it would destroy data"
-                                        % (current["size"], v["size"]), v["name"], "size", kind="volume")
-            p["fields"].append({"field": "size", "apply": "live"})
-            p["actions"].append("grow to %d" % v["size"])
-            p.update(action="update", changed=True)
-        return p
+        """Running guests with volume ``v`` (at ``path``) as a disk."""
+        return sorted(name for name, root in self.running_guests().items()
+                      if any(src.get("file") == path or (src.get("pool"), src.get("volume")) == (v["pool"], v["name"])
+                             for src in root.findall("devices/disk/source")))
 
     def apply(self, p, current):
         v = p["desired"]
@@ -384,6 +278,7 @@ class SeedHandler(VolumeHandler):
     """A NoCloud seed ISO kept in a pool volume (module cloud_init)."""
 
     kind = "cloud_init"
+    plan = staticmethod(plan_seed)
 
     @staticmethod
     def validate(raw):
@@ -422,24 +317,6 @@ class SeedHandler(VolumeHandler):
         info = render.parse_volume(self.call("read volume", vol.XMLDesc, 0))
         files = seed.read_iso(info["path"])
         return dict(info, pool=spec["pool"], files=files, not_seed=files is None)
-
-    def plan(self, v, current):
-        p = new_plan("cloud_init", v["name"], v)
-        if current is not None and current["not_seed"]:
-            raise UnsupportedChange("volume %r in pool %r exists and is not a cidata seed; refusing to touch it"
-                                    % (v["name"], v["pool"]), v["name"], "name", kind="cloud_init")
-        if v["state"] == "absent":
-            if current is not None:
-                p.update(action="delete", changed=True, actions=["delete seed"])
-            return p
-        if current is None:
-            p.update(action="create", changed=True, actions=["build seed"])
-            p["fields"] = [{"field": f, "apply": "config"} for f in sorted(v["files"])]
-        elif current["files"] != v["files"]:
-            p.update(action="update", changed=True, actions=["rebuild seed"], restart_required=True)
-            p["fields"] = [{"field": f, "apply": "restart"} for f in sorted(set(v["files"]) | set(current["files"]))
-                           if v["files"].get(f) != current["files"].get(f)]
-        return p
 
     def apply(self, p, current):
         s = p["desired"]

@@ -28,17 +28,15 @@ import time
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import (
     BackendError, SpecError, UnsupportedChange)
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _render_lxc as render
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import Capabilities
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends.base import GuestBackend
 
-FIELDS = ("fleet", "autostart", "vcpus", "memory", "cpu_shares", "disks", "interfaces", "config")
 LIMITS = ("memory", "vcpus", "cpu_shares")
 MARKER_FILE = "virtfleet.json"
 ARCHIVE_DIR = ".virtfleet-pruned"
 LXC_STATES = {"RUNNING": "running", "STARTING": "running", "THAWED": "running", "FROZEN": "paused",
               "FREEZING": "paused", "STOPPED": "stopped", "STOPPING": "stopped", "ABORTING": "stopped"}
 # model keys LXC has no meaning for, with their defaults: anything else is an error
-NOT_FOR_LXC = (("cpu_mode", "default"), ("hugepages", False), ("virt_type", "kvm"), ("machine", None),
-               ("max_vcpus", None), ("max_memory", None), ("kernel", None), ("ramdisk", None), ("extra", None))
 TEMPLATE_RE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.-]*|/[^\0]+)$")
 BRIDGE_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,15}$")
 _ENV = {"LC_ALL": "C"}
@@ -100,7 +98,16 @@ def liblxc_error(stderr):
 
 class LxcBackend(GuestBackend):
     name = "lxc"
-    fields = FIELDS
+    caps = Capabilities(
+        backend="lxc",
+        fields=("fleet", "autostart", "vcpus", "memory", "cpu_shares", "disks", "interfaces", "config"),
+        keys=("template", "template_options", "rootfs", "config"),
+        # limits are cgroup values, changed on the running container; the rest needs a restart
+        live={"memory": "any", "vcpus": "any", "cpu_shares": "any"},
+        defaults={},  # no memory / vcpus key: no cgroup limit at all
+        meaning={"memory": "a cgroup memory limit (none when left out)",
+                 "vcpus": "a CPU bandwidth quota of vcpus x 100 ms per 100 ms (none when left out)"},
+    )
 
     def __init__(self, params, run_command=None):
         super(LxcBackend, self).__init__(params, run_command)
@@ -225,12 +232,6 @@ class LxcBackend(GuestBackend):
     def final_state(self, name):
         return self._state(name)
 
-    def live_ops(self, field, want, live):
-        """Limits are cgroup values, changed on the running container; the rest needs a restart."""
-        if field in LIMITS:
-            return [("set_" + field, want)]
-        return None
-
     # -- references ------------------------------------------------------------
     def resolve(self, guest):
         """Reject what LXC has no meaning for, check bridges, bind sources, template/rootfs
@@ -238,10 +239,6 @@ class LxcBackend(GuestBackend):
         name = guest["name"]
         if guest["state"] == "absent":
             return guest
-        for key, default in NOT_FOR_LXC:
-            if guest.get(key) != default:
-                raise SpecError("not meaningful for backend lxc (leave it out)", name, key)
-            guest[key] = None
         for i, nic in enumerate(guest["interfaces"]):
             field = "interfaces[%d]" % i
             if nic.get("network") is not None:

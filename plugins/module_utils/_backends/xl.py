@@ -24,6 +24,7 @@ import tempfile
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import (
     BackendError, SpecError)
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _render_xl as render
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import Capabilities
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends.base import GuestBackend, sniff_format
 
 DEFAULT_CONFIG_DIR = "/etc/xen"
@@ -31,16 +32,26 @@ DOM0 = "Domain-0"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 BRIDGE_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,15}$")
 SCHEDULERS = ("credit", "credit2")
-# the compared fields of the model that Xen has (no cpu_mode, hugepages, virt_type, machine)
-FIELDS = ("fleet", "autostart", "vcpus", "memory", "max_vcpus", "max_memory", "cpu_shares",
-          "disks", "interfaces", "xen_type", "kernel", "ramdisk", "extra", "on_crash")
 _ENV = {"LC_ALL": "C"}
 _SBIN = ("/usr/sbin", "/sbin", "/usr/local/sbin")
 
 
 class XlBackend(GuestBackend):
     name = "xl"
-    fields = FIELDS
+    caps = Capabilities(
+        backend="xl",
+        # Xen has no cpu_mode, hugepages, virt_type or machine: those are refused by the model
+        fields=("fleet", "autostart", "vcpus", "memory", "max_vcpus", "max_memory", "cpu_shares",
+                "disks", "interfaces", "xen_type", "kernel", "ramdisk", "extra", "on_crash"),
+        keys=("xen_type", "on_crash"),
+        # Xen changes in a running guest: memory up to maxmem (balloon), vCPUs up to
+        # maxvcpus (either way), the scheduler weight. Anything else waits for a restart.
+        live={"memory": "up_to_max", "vcpus": "up_to_max", "cpu_shares": "any"},
+        defaults={"vcpus": 1, "memory": 512, "xen_type": "pvh"},
+        balloon=True,
+        meaning={"memory": "the domain's memory target (xl mem-set), maxmem its ceiling",
+                 "vcpus": "online vCPUs, maxvcpus the hot-plug ceiling"},
+    )
 
     def __init__(self, params, run_command=None):
         super(XlBackend, self).__init__(params, run_command)
@@ -199,20 +210,6 @@ class XlBackend(GuestBackend):
             return "paused" if dom["state"] == "paused" else "running"
         return "stopped" if os.path.exists(self.cfg_path(name)) else "absent"
 
-    # -- live rules --------------------------------------------------------------
-    def live_ops(self, field, want, live):
-        """What Xen changes in a running guest: memory up to maxmem (balloon), vCPUs up to
-        maxvcpus (either way), the scheduler weight. Anything else waits for a restart."""
-        if field == "memory":
-            ceiling = live.get("max_memory") or live.get("memory")
-            return [("set_memory", want)] if ceiling and want <= ceiling else None
-        if field == "vcpus":
-            ceiling = live.get("max_vcpus") or live.get("vcpus")
-            return [("set_vcpus", want)] if ceiling and want <= ceiling else None
-        if field == "cpu_shares":
-            return [("set_cpu_shares", want)]
-        return None
-
     # -- references --------------------------------------------------------------
     def resolve(self, guest):
         """Validate the xl keys and the references of one guest; raise SpecError."""
@@ -222,14 +219,6 @@ class XlBackend(GuestBackend):
             raise SpecError("%s is the control domain; it cannot be managed" % DOM0, name, "name")
         if guest["state"] == "absent":
             return guest
-        if guest.get("cpu_mode") not in (None, "default"):
-            raise SpecError("not supported by backend xl (Xen picks the CPU features)", name, "cpu_mode")
-        if guest.get("hugepages"):
-            raise SpecError("not supported by backend xl", name, "hugepages")
-        if guest.get("machine"):
-            raise SpecError("not supported by backend xl (use xen_type)", name, "machine")
-        for key in ("cpu_mode", "hugepages", "virt_type", "machine"):
-            guest[key] = None  # libvirt's: not Xen's, not compared, not in the diff
         xen_type = guest.get("xen_type") or "pvh"
         if xen_type not in render.XEN_TYPES:
             raise SpecError("expected one of %s, got %r" % ("|".join(render.XEN_TYPES), xen_type),

@@ -58,7 +58,7 @@ def current(text=MANAGED, state="running", live_text=None, want=("lxc.tty.max",)
 
 
 def lxc_plan(desired, cur, restart="never"):
-    return plan(desired, cur, restart, fields=BACKEND.fields, live_ops=BACKEND.live_ops)
+    return plan(desired, cur, BACKEND.caps, restart)
 
 
 # -- parsing -------------------------------------------------------------------------------
@@ -107,7 +107,7 @@ def test_render_keeps_template_keys_and_comments_and_is_stable():
 # -- planning on recorded state ------------------------------------------------------------
 def test_recorded_container_is_unchanged():
     p = lxc_plan(declared(), current(live_limits={"memory": 64, "vcpus": 1, "cpu_shares": 512}))
-    assert not p["changed"] and p["actions"] == [] and not p["pending_restart"], p
+    assert not p["changed"] and p["actions"] == [] and not p["restart_required"], p
 
 
 def test_reordered_commented_config_is_unchanged():
@@ -124,7 +124,7 @@ def test_limits_are_live_and_persistent_the_rest_waits_for_restart(tmp_path):
     assert {f["field"]: f["apply"] for f in p["fields"]} == {
         "memory": "live", "vcpus": "live", "cpu_shares": "live", "config": "restart", "disks": "restart"}
     assert p["live_ops"] == [("set_vcpus", 2), ("set_memory", 96), ("set_cpu_shares", 1024)]
-    assert p["define"] and p["pending_restart"] and sorted(p["restart_fields"]) == ["config", "disks"]
+    assert p["define"] and p["restart_required"] and sorted(p["restart_fields"]) == ["config", "disks"]
 
 
 def test_pending_restart_stays_until_the_container_restarts():
@@ -132,7 +132,7 @@ def test_pending_restart_stays_until_the_container_restarts():
     written = R.render(R.parse(MANAGED), desired, 1, ("lxc.tty.max",))
     limits = {"memory": 64, "vcpus": 1, "cpu_shares": 512}
     p = lxc_plan(desired, current(written, live_text=MANAGED, live_limits=limits))
-    assert not p["changed"] and p["pending_restart"] and p["restart_fields"] == ["config"]
+    assert not p["changed"] and p["restart_required"] and p["restart_fields"] == ["config"]
     assert lxc_plan(desired, current(written, live_limits=limits), restart="if_needed")["actions"] == []
 
 
@@ -349,7 +349,7 @@ def converge_fake(fake, raw, restart="never"):
     backend = LxcBackend({"lxc_path": fake.path}, fake)
     guest = backend.resolve(guest_from_params(dict({"fleet": "default", "template": "busybox"}, **raw), "lxc"))
     cur = backend.current(guest["name"])
-    p = plan(guest, cur, restart, fields=backend.fields, live_ops=backend.live_ops)
+    p = plan(guest, cur, backend.caps, restart)
     if p["changed"]:
         backend.apply(p, cur)
     return p
@@ -381,11 +381,11 @@ def test_fake_restart_change_stays_pending_and_fleet_change_keeps_config(fake, t
     assert {f["field"]: f["apply"] for f in p["fields"]} == {"memory": "live", "disks": "restart"}
     assert fake.calls[-1] == ["lxc-cgroup", "-P", fake.path, "-n", "c1", "memory.limit_in_bytes", str(96 * R.MIB)]
     again = converge_fake(fake, dict(spec, disks=[{"path": str(tmp_path)}], memory=96))
-    assert not again["changed"] and again["pending_restart"] and again["restart_fields"] == ["disks"]
+    assert not again["changed"] and again["restart_required"] and again["restart_fields"] == ["disks"]
     cfg = os.path.join(fake.path, "c1", "config")
     before = os.stat(cfg)
     moved = converge_fake(fake, dict(spec, disks=[{"path": str(tmp_path)}], memory=96, fleet="other"))
-    assert [f["field"] for f in moved["fields"]] == ["fleet"] and moved["pending_restart"]
+    assert [f["field"] for f in moved["fields"]] == ["fleet"] and moved["restart_required"]
     assert os.stat(cfg).st_ino == before.st_ino, "same meaning: the config is not rewritten"
 
 
@@ -395,7 +395,7 @@ def test_fake_prune_archives_and_named_absent_destroys(fake):
     backend = LxcBackend({"lxc_path": fake.path}, fake)
     assert backend.managed_names("default") == ["c1", "c2"] and backend.managed_names("other") == []
     p = plan({"name": "c1", "state": "absent", "remove_storage": False, "shutdown_timeout": 0, "force_stop": True},
-             backend.current("c1"), fields=backend.fields, live_ops=backend.live_ops)
+             backend.current("c1"), backend.caps)
     backend.apply(dict(p, action="delete", pruned=True), backend.current("c1"))
     archived = os.listdir(os.path.join(fake.path, ".virtfleet-pruned"))
     assert len(archived) == 1 and archived[0].startswith("c1.")

@@ -6,6 +6,9 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import guest_from_params
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends.libvirt import LibvirtBackend
+
+CAPS = LibvirtBackend.caps
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._plan import plan
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._render_libvirt import (
     is_managed, parse_domain, render_domain)
@@ -50,12 +53,12 @@ def test_parse_ignores_libvirt_defaults():
 
 
 def test_recorded_guest_is_unchanged():
-    p = plan(declared(), current())
-    assert not p["changed"] and p["actions"] == [] and not p["pending_restart"]
+    p = plan(declared(), current(), CAPS)
+    assert not p["changed"] and p["actions"] == [] and not p["restart_required"]
 
 
 def test_generated_mac_is_carried_not_churned():
-    p = plan(declared(), current())
+    p = plan(declared(), current(), CAPS)
     assert p["desired"]["interfaces"][0]["mac"] == parse_domain(CONFIG_XML)["interfaces"][0]["mac"]
 
 
@@ -70,7 +73,7 @@ def test_generated_mac_is_carried_not_churned():
     ({"disks": []}, "restart", None),  # a sata cdrom cannot be hot-unplugged
 ])
 def test_running_guest_classification(change, apply, op):
-    p = plan(declared(**change), current())
+    p = plan(declared(**change), current(), CAPS)
     fields = {f["field"]: f["apply"] for f in p["fields"]}
     for field in change:
         if field in ("max_memory",):
@@ -79,18 +82,18 @@ def test_running_guest_classification(change, apply, op):
     assert p["changed"]
     if op:
         assert op in [live_op[0] for live_op in p["live_ops"]]
-    assert p["pending_restart"] == (apply == "restart")
+    assert p["restart_required"] == (apply == "restart")
 
 
 def test_stopped_guest_changes_are_config():
-    p = plan(declared(state="stopped", vcpus=2, cpu_mode="host-model"), current("stopped"))
+    p = plan(declared(state="stopped", vcpus=2, cpu_mode="host-model"), current("stopped"), CAPS)
     assert {f["field"]: f["apply"] for f in p["fields"]} == {"vcpus": "config", "cpu_mode": "config"}
-    assert p["actions"] == ["redefine"] and not p["pending_restart"]
+    assert p["actions"] == ["redefine"] and not p["restart_required"]
 
 
 def test_restart_if_needed_adds_restart():
-    p = plan(declared(cpu_mode="host-model"), current(), restart="if_needed")
-    assert "restart" in p["actions"] and not p["pending_restart"]
+    p = plan(declared(cpu_mode="host-model"), current(), CAPS, restart="if_needed")
+    assert "restart" in p["actions"] and not p["restart_required"]
 
 
 def test_render_keeps_unmanaged_devices_and_uuid():
@@ -105,8 +108,8 @@ def test_render_keeps_unmanaged_devices_and_uuid():
 
 
 def test_absent_and_create_plans():
-    assert plan(declared(state="absent"), None)["action"] == "none"
-    p = plan(declared(state="absent", remove_storage=True), current())
+    assert plan(declared(state="absent"), None, CAPS)["action"] == "none"
+    p = plan(declared(state="absent", remove_storage=True), current(), CAPS)
     assert p["actions"] == ["destroy", "undefine", "remove storage"]
-    p = plan(declared(state="paused", autostart=True), None)
+    p = plan(declared(state="paused", autostart=True), None, CAPS)
     assert p["actions"] == ["define", "autostart on", "start", "suspend"]

@@ -2,7 +2,7 @@ import pytest
 
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import SpecError
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import (
-    guest_from_params, guests_from_params)
+    check_unique, guest_from_params)
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._units import parse_mib, parse_size
 
 
@@ -68,8 +68,30 @@ def test_spec_errors_name_guest_and_field(raw, field):
     assert str(e.value).startswith("guest '%s': %s: " % (raw["name"], field))
 
 
-def test_batch_duplicates_fail_whole_call_other_errors_per_guest():
+def test_batch_duplicates_fail_whole_call():
     with pytest.raises(SpecError, match="more than once in this call: a"):
-        guests_from_params([{"name": "a"}, {"name": "a"}])
-    ok, errors = guests_from_params([{"name": "a"}, {"name": "b", "memory": 0}])
-    assert [g["name"] for g in ok] == ["a"] and errors[0].obj == "b"
+        check_unique(["a", "b", "a"], "guest", "guests")
+    check_unique(["a", "b", None, None], "guest", "guests")
+
+
+@pytest.mark.parametrize("backend, raw, field", [
+    ("lxc", {"name": "c", "max_memory": 64}, "max_memory"),
+    ("lxc", {"name": "c", "cpu_mode": "default"}, "cpu_mode"),
+    ("xl", {"name": "x", "hugepages": True}, "hugepages"),
+    ("xl", {"name": "x", "machine": "q35"}, "machine"),
+    ("libvirt", {"name": "v", "template": "busybox"}, "template"),
+    ("libvirt", {"name": "v", "xen_type": "pvh"}, "xen_type"),
+])
+def test_unsupported_field_refused_once_naming_guest_field_backend(backend, raw, field):
+    with pytest.raises(SpecError) as e:
+        guest_from_params(raw, backend)
+    assert e.value.field == field and e.value.obj == raw["name"]
+    assert "not supported by backend %s" % backend in str(e.value)
+
+
+def test_backend_defaults_lxc_means_no_limit():
+    assert guest_from_params({"name": "c"}, "lxc")["memory"] is None
+    assert guest_from_params({"name": "c"}, "lxc")["vcpus"] is None
+    g = guest_from_params({"name": "v"}, "libvirt")
+    assert (g["memory"], g["vcpus"], g["virt_type"]) == (512, 1, "kvm")
+    assert guest_from_params({"name": "x", "kernel": "/k"}, "xl")["xen_type"] == "pvh"

@@ -88,7 +88,7 @@ def test_create_writes_cfg_atomically_0600_and_starts(tmp_path, xl_bin, confdir)
     fake = FakeXl()
     be = backend(confdir, fake)
     g = be.resolve(spec(tmp_path))
-    p = plan(g, be.current("vftest-u"), fields=be.fields, live_ops=be.live_ops)
+    p = plan(g, be.current("vftest-u"), be.caps)
     assert p["action"] == "create" and p["actions"] == ["define", "start"]
     be.apply(p, None)
     cfg = confdir / "vftest-u.cfg"
@@ -102,17 +102,16 @@ def test_create_writes_cfg_atomically_0600_and_starts(tmp_path, xl_bin, confdir)
 def test_rewrite_only_when_meaning_changes(tmp_path, xl_bin, confdir):
     be = backend(confdir, FakeXl())
     g = be.resolve(spec(tmp_path, state="stopped"))
-    be.apply(plan(g, None, fields=be.fields, live_ops=be.live_ops), None)
+    be.apply(plan(g, None, be.caps), None)
     cfg = confdir / "vftest-u.cfg"
     # the same meaning, spelt differently
     cfg.write_text("# mine\n" + cfg.read_text().replace('"', "'").replace("memory = 96", "memory=0x60"))
     mtime = cfg.stat().st_mtime_ns
     be = backend(confdir, FakeXl())
-    p = plan(be.resolve(spec(tmp_path, state="stopped")), be.current("vftest-u"), fields=be.fields,
-             live_ops=be.live_ops)
+    p = plan(be.resolve(spec(tmp_path, state="stopped")), be.current("vftest-u"), be.caps)
     assert not p["changed"], p
     p = plan(be.resolve(spec(tmp_path, state="stopped", memory=128)), be.current("vftest-u"),
-             fields=be.fields, live_ops=be.live_ops)
+             be.caps)
     assert p["fields"] == [{"field": "memory", "apply": "config"}]
     be.apply(p, be.current("vftest-u"))
     assert cfg.stat().st_mtime_ns != mtime and "memory = 128" in cfg.read_text()
@@ -128,19 +127,18 @@ def test_running_guest_live_rules_from_recorded_dom0(tmp_path, xl_bin, confdir):
     cur = be.current("vftest-rec-pv")
     assert cur["state"] == "running" and cur["managed"]
     declared = render.parse_cfg_model(fixture("xl-rec-pv.cfg"))
-    g = dict(spec(tmp_path), **{k: declared[k] for k in be.fields if k in declared})
+    g = dict(spec(tmp_path), **{k: declared[k] for k in be.caps.fields if k in declared})
     g["name"], g["autostart"] = "vftest-rec-pv", False
     for d in g["disks"]:
         d.pop("vdev")
-    p = plan(g, cur, fields=be.fields, live_ops=be.live_ops)
+    p = plan(g, cur, be.caps)
     assert not p["changed"], p
-    p = plan(dict(g, memory=128, vcpus=1, cpu_shares=100), cur, fields=be.fields, live_ops=be.live_ops)
+    p = plan(dict(g, memory=128, vcpus=1, cpu_shares=100), cur, be.caps)
     assert {f["field"]: f["apply"] for f in p["fields"]} == {
         "memory": "live", "vcpus": "live", "cpu_shares": "live"}
-    p = plan(dict(g, memory=256, extra="quiet"), cur, fields=be.fields, live_ops=be.live_ops)
-    assert p["restart_fields"] == ["memory", "extra"] and p["pending_restart"]
-    be.apply(plan(dict(g, memory=120, vcpus=1, cpu_shares=100), cur, fields=be.fields,
-                  live_ops=be.live_ops), cur)
+    p = plan(dict(g, memory=256, extra="quiet"), cur, be.caps)
+    assert p["restart_fields"] == ["memory", "extra"] and p["restart_required"]
+    be.apply(plan(dict(g, memory=120, vcpus=1, cpu_shares=100), cur, be.caps), cur)
     calls = fake.xl_calls()
     assert ["vcpu-set", "vftest-rec-pv", "1"] in calls
     assert ["mem-set", "vftest-rec-pv", "120m"] in calls
@@ -160,7 +158,7 @@ def test_libxl_error_text_reaches_the_user(tmp_path, xl_bin, confdir):
     be = backend(confdir, FakeXl({("create",): (3, "", err)}))
     g = be.resolve(spec(tmp_path))
     with pytest.raises(BackendError) as e:
-        be.apply(plan(g, None, fields=be.fields, live_ops=be.live_ops), None)
+        be.apply(plan(g, None, be.caps), None)
     msg = str(e.value)
     assert msg.startswith("guest 'vftest-u': xl create failed (rc 3): ")
     assert "segment module0 too large" in msg and "Out of memory" in msg
@@ -172,17 +170,17 @@ def test_libxl_error_text_reaches_the_user(tmp_path, xl_bin, confdir):
 def test_autostart_link(tmp_path, xl_bin, confdir):
     be = backend(confdir, FakeXl())
     g = be.resolve(spec(tmp_path, state="stopped", autostart=True))
-    be.apply(plan(g, None, fields=be.fields, live_ops=be.live_ops), None)
+    be.apply(plan(g, None, be.caps), None)
     link = confdir / "auto" / "vftest-u.cfg"
     assert os.readlink(str(link)) == str(confdir / "vftest-u.cfg")
     be = backend(confdir, FakeXl())
     cur = be.current("vftest-u")
     assert cur["autostart"]
-    p = plan(be.resolve(spec(tmp_path, state="stopped")), cur, fields=be.fields, live_ops=be.live_ops)
+    p = plan(be.resolve(spec(tmp_path, state="stopped")), cur, be.caps)
     assert p["actions"] == ["autostart off"]
     be.apply(p, cur)
     assert not os.path.lexists(str(link))
-    be.apply(plan(dict(g, state="absent"), be.current("vftest-u"), fields=be.fields), be.current("vftest-u"))
+    be.apply(plan(dict(g, state="absent"), be.current("vftest-u"), be.caps), be.current("vftest-u"))
     assert os.listdir(str(confdir)) == ["auto"]
 
 
@@ -247,7 +245,7 @@ def test_stop_times_out_without_force_then_destroys_with_it(tmp_path, xl_bin, co
     fake = FakeXl({("list",): lambda args: live[0], ("shutdown",): (124, "", "")})
     be = backend(confdir, fake)
     cur = be.current("vftest-u")
-    p = plan(be.resolve(g), cur, fields=be.fields, live_ops=be.live_ops)
+    p = plan(be.resolve(g), cur, be.caps)
     assert p["actions"] == ["shutdown"]
     with pytest.raises(BackendError) as e:
         be.apply(p, cur)
@@ -257,7 +255,7 @@ def test_stop_times_out_without_force_then_destroys_with_it(tmp_path, xl_bin, co
     assert ["destroy", "vftest-u"] not in fake.xl_calls()
 
     g2 = dict(be.resolve(spec(tmp_path, state="stopped", shutdown_timeout=3, force_stop=True)))
-    be.apply(plan(g2, cur, fields=be.fields, live_ops=be.live_ops), cur)
+    be.apply(plan(g2, cur, be.caps), cur)
     assert ["destroy", "vftest-u"] in fake.xl_calls()
 
 

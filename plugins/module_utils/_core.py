@@ -1,0 +1,378 @@
+# -*- coding: utf-8 -*-
+# Copyright: virtfleet maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one converge pipeline, for every kind of object:
+
+    validate -> resolve -> read -> plan (pure) -> apply (never in check mode) -> report
+
+A kind is a handler with ``validate(raw)``, ``resolve(spec)``, ``current(spec)``,
+``plan(spec, current)`` (pure), ``apply(plan, current)`` and ``view(obj)``; guests, networks,
+pools, volumes and seeds are kinds (``KINDS``), and a new kind (a snapshot, say) is one more
+handler over its backend's operations, not a new runner. Objects a guest declares with it
+(its volumes, its seed) are planned through their own kind and become child plans of the
+guest's plan. One object's failure, whatever raised it, never stops the others.
+
+This is the only place that calls exit_json/fail_json; every module result has one shape.
+"""
+
+from __future__ import annotations
+
+import traceback
+
+from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import (
+    BackendError, SpecError, VirtfleetError)
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _model
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _plan
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import BACKENDS, get_backend
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import libvirt as lv
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import libvirt_objects as lvo
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _seed as seed
+
+# Every result of every kind carries these keys (RETURN docs: results).
+RESULT_KEYS = ("kind", "name", "action", "changed", "failed", "actions", "fields", "restart_required",
+               "restart_fields", "state")
+
+
+class GuestKind(object):
+    """Guests of one backend (libvirt, lxc, xl), as a kind of the pipeline."""
+
+    kind = "guest"
+
+    def __init__(self, backend, restart="never"):
+        self.backend = backend
+        self.caps = backend.caps
+        self.restart = restart
+        self.others = tuple(c.caps for n, c in sorted(BACKENDS.items()) if n != backend.name)
+
+    def validate(self, raw):
+        return _model.guest_from_params(raw, self.caps, self.others)
+
+    @staticmethod
+    def raw_key(raw):
+        return raw.get("name")
+
+    def children(self, spec):
+        return self.backend.children(spec)
+
+    def adopt(self, spec, children):
+        self.backend.adopt(spec, children)
+
+    def resolve(self, spec):
+        return self.backend.resolve(spec)
+
+    def current(self, spec):
+        return self.backend.current(spec["name"])
+
+    def plan(self, spec, current):
+        return _plan.plan(spec, current, self.caps, self.restart)
+
+    def apply(self, p, current):
+        self.backend.apply(dict(p, action="delete", pruned=True) if p["action"] == "prune" else p, current)
+
+    def view(self, obj):
+        return _model.view(obj, self.caps.fields)
+
+    def before(self, current):
+        if current is None:
+            return {}
+        b = self.view(current["config"])
+        b.update(state=current["state"], autostart=current["autostart"])
+        return {k: v for k, v in b.items() if k not in ("uuid", "managed")}
+
+    def after(self, p, current):
+        if p["action"] in ("delete", "prune") or (current is None and p["action"] == "none"):
+            return {}
+        return {k: v for k, v in self.view(p["desired"]).items() if v is not None}
+
+    def final_state(self, p, current, check_mode):
+        if p["changed"] and not check_mode and not p.get("failed"):
+            return self.backend.final_state(p["name"])
+        if not p["changed"] or p.get("failed"):
+            return current["state"] if current else "absent"
+        return "absent" if p["action"] in ("delete", "prune") else p["desired"]["state"]
+
+    def prune(self, fleet, declared, prune_storage):
+        """Plans removing the managed guests of ``fleet`` that are not declared."""
+        out = []
+        for name in self.backend.managed_names(fleet):
+            if name in declared:
+                continue
+            current = self.backend.current(name)
+            spec = {"name": name, "state": "absent", "remove_storage": prune_storage,
+                    "shutdown_timeout": 0, "force_stop": True}
+            p = _plan.plan(spec, current, self.caps, self.restart)
+            p["action"] = "prune"
+            out.append((p, current))
+        return out
+
+
+class _ObjectKind(object):
+    """Adds the pipeline's view of a libvirt object handler (networks, pools, volumes, seeds)."""
+
+    def raw_key(self, raw):
+        return (raw.get("pool") or "default", raw.get("name")) if self.kind in ("volume", "cloud_init") \
+            else raw.get("name")
+
+    def children(self, spec):
+        return []
+
+    def adopt(self, spec, children):
+        pass
+
+    def before(self, current):
+        return self.view(current)
+
+    def after(self, p, current):
+        return {} if p["action"] == "delete" else self.view(p["desired"])
+
+    def final_state(self, p, current, check_mode):
+        if p["action"] == "delete" and (check_mode or not p.get("failed")):
+            return "absent"
+        if p["changed"] and not p.get("failed"):
+            return p["desired"].get("state", "present")
+        return current.get("state", "present") if current else "absent"
+
+
+def _object_kind(handler_cls):
+    return type(handler_cls.__name__ + "Kind", (_ObjectKind, handler_cls), {})
+
+
+KINDS = {
+    "network": _object_kind(lvo.NetworkHandler),
+    "pool": _object_kind(lvo.PoolHandler),
+    "volume": _object_kind(lvo.VolumeHandler),
+    "cloud_init": _object_kind(lvo.SeedHandler),
+}
+MIN_SECRET = 4
+# the Python module each kind's toolstack needs, with its pip name
+_NEEDS = {"cloud_init": (("pycdlib", seed.PYCDLIB_IMPORT_ERROR),)}
+
+
+def secret_values(raw, paths=_model.SECRETS):
+    """The values at the secret paths of a raw spec, as the strings Ansible masks wherever
+    they appear in the output. A mapping is masked leaf by leaf; leaves shorter than
+    MIN_SECRET characters and booleans are left alone (masking every '2' or 'ops' in the
+    output would garble it and hide nothing)."""
+    out = set()
+
+    def leaves(value):
+        if isinstance(value, dict):
+            for v in value.values():
+                leaves(v)
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                leaves(v)
+        elif value is not None and not isinstance(value, bool) and len(str(value)) >= MIN_SECRET:
+            out.add(str(value))
+
+    for path in paths:
+        value = raw
+        for part in path.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if value is not None:
+            leaves(value)
+            if not isinstance(value, str):
+                out.add(str(value))
+    return out
+
+
+def _wrap(e, obj, stage, kind):
+    """Any exception raised in one object's path, as a VirtfleetError naming the object."""
+    if isinstance(e, VirtfleetError):
+        if e.obj is None:
+            e.obj = obj
+        return e
+    err = BackendError("%s failed: %s: %s" % (stage, type(e).__name__, e), obj, None, kind=kind)
+    err.details["exception"] = traceback.format_exc()
+    return err
+
+
+class Run(object):
+    """One module call: its objects of one kind through the pipeline."""
+
+    def __init__(self, module, kind):
+        self.module = module
+        self.kind_name = kind
+        self.check_mode = module.check_mode
+        self.errors = []
+
+    # -- steps ------------------------------------------------------------------
+    def _validate(self, kind, raws, single):
+        keys = [kind.raw_key(r) for r in raws if isinstance(r, dict)]
+        _model.check_unique(keys, self.kind_name, self.kind_name + "s")
+        specs = []
+        for raw in raws:
+            try:
+                specs.append(kind.validate(raw))
+            except SpecError as e:
+                if single:
+                    raise
+                self.errors.append(e)
+        return specs
+
+    def _child_plans(self, kind, spec):
+        """Plan the objects a spec declares with it; their errors name the parent and field."""
+        out, adopted = [], {}
+        for child_kind, raw, field, overrides in kind.children(spec):
+            handler = KINDS[child_kind](kind.backend)
+            try:
+                child = handler.validate(raw)
+                child.update(overrides)
+                child = handler.resolve(child)
+                current = handler.current(child)
+                p = handler.plan(child, current)
+            except VirtfleetError as e:
+                raise type(e)(e.msg, spec["name"], field + "." + (e.field or "volume"), kind=kind.kind)
+            p["field"] = field
+            out.append((handler, p, current))
+            adopted[field] = (p["desired"], current)
+        kind.adopt(spec, adopted)
+        return out
+
+    def _plan_one(self, kind, spec):
+        children = self._child_plans(kind, spec)
+        spec = kind.resolve(spec)
+        current = kind.current(spec)
+        p = kind.plan(spec, current)
+        if children:
+            _adopt_child_plans(p, children, current, spec, kind.restart)
+        return p, current
+
+    def _apply(self, kind, p, current):
+        for handler, child, child_current in p.get("children", ()):
+            if child["changed"]:
+                handler.apply(child, child_current)
+        kind.apply(p, current)
+
+    # -- the pipeline -----------------------------------------------------------
+    def converge(self, kind, raws, single=False, prune=None):
+        """Returns (results, diff before, diff after); failures are in self.errors."""
+        work = []
+        specs = self._validate(kind, raws, single)
+        for spec in specs:
+            try:
+                work.append(self._plan_one(kind, spec) + (kind,))
+            except Exception as e:  # pylint: disable=broad-except
+                self.errors.append(_wrap(e, spec["name"], "read/plan", self.kind_name))
+        if prune is not None:
+            declared = {s["name"] for s in specs} | {e.obj for e in self.errors}
+            work.extend(pc + (kind,) for pc in kind.prune(prune[0], declared, prune[1]))
+        for p, current, k in work:
+            if not p["changed"] or self.check_mode:
+                continue
+            try:
+                self._apply(k, p, current)
+            except Exception as e:  # pylint: disable=broad-except
+                err = _wrap(e, p["name"], "apply", self.kind_name)
+                self.errors.append(err)
+                p["failed"], p["msg"] = True, str(err)
+        results, before, after = [], {}, {}
+        for p, current, k in work:
+            r = {key: p.get(key) for key in RESULT_KEYS}
+            r["failed"] = bool(p.get("failed"))
+            r["restart_required"] = bool(p.get("restart_required"))
+            r["restart_fields"] = p.get("restart_fields") or []
+            if p.get("managed") is not None or k.kind == "guest":
+                r["managed"] = p.get("managed")
+            if p.get("msg"):
+                r["msg"] = p["msg"]
+            r["state"] = k.final_state(p, current, self.check_mode)
+            results.append(r)
+            if p["changed"]:
+                before[p["name"]] = k.before(current)
+                after[p["name"]] = k.after(p, current)
+        return results, before, after
+
+
+def _adopt_child_plans(p, children, current, spec, restart):
+    """A guest's child plans (volumes, seed) come first in its plan; a child that only a
+    restart makes the running guest see (a rebuilt seed) is a restart field of the guest."""
+    p["children"] = children
+    first = []
+    running = current is not None and current["state"] != "stopped" and spec["state"] != "stopped"
+    for _handler, sub, _current in children:
+        if not sub["changed"]:
+            continue
+        first.extend("%s %s/%s: %s" % (sub["kind"], sub["desired"]["pool"], sub["name"], a) for a in sub["actions"])
+        p["changed"] = True
+        if p["action"] == "none":
+            p["action"] = "update"
+        if sub["restart_required"] and running:
+            p["fields"].append({"field": sub["field"], "apply": "restart"})
+            p["restart_fields"].append(sub["field"])
+            if restart == "if_needed" and "restart" not in p["actions"]:
+                p["actions"].append("restart")
+                p["restart"] = True
+                p["state_from"] = p["state_to"] = spec["state"]
+            elif restart != "if_needed":
+                p["restart_required"] = True
+    p["actions"][0:0] = first
+
+
+def _fail(module, err, results):
+    module.fail_json(msg=str(err), object=err.obj, field=err.field, results=results,
+                     changed=any(r.get("changed") for r in results))
+
+
+def _require(module, name, import_error):
+    if import_error:
+        module.fail_json(msg=missing_required_lib(name), exception=import_error)
+
+
+def run(module, kind, raws, single=False, prune=False, prune_storage=False):
+    """Converge ``raws`` (raw specs) of ``kind`` ('guest', 'network', ...); exits the module."""
+    for raw in raws:
+        if isinstance(raw, dict):
+            module.no_log_values.update(secret_values(raw))
+    fleet = module.params.get("fleet")
+    if kind == "guest":
+        raws = [dict(r, fleet=fleet) if isinstance(r, dict) else r for r in raws]
+        try:
+            backend_cls = get_backend(module.params["backend"])
+        except VirtfleetError as e:
+            _fail(module, e, [])
+        _require(module, backend_cls.required_lib, backend_cls.import_error())
+    else:
+        backend_cls = lv.LibvirtBackend
+        _require(module, backend_cls.required_lib, backend_cls.import_error())
+        for lib, import_error in _NEEDS.get(kind, ()):
+            _require(module, lib, import_error)
+
+    backend = backend_cls(module.params, module.run_command)
+    handler = GuestKind(backend, module.params["restart"]) if kind == "guest" else KINDS[kind](backend)
+    pipeline = Run(module, kind)
+    try:
+        results, before, after = pipeline.converge(
+            handler, raws, single, prune=(fleet, prune_storage) if prune else None)
+    except SpecError as e:
+        _fail(module, e, [])
+    finally:
+        backend.close()
+    errors = pipeline.errors
+    for e in errors:
+        if not any(r["name"] == e.obj for r in results):
+            results.append({"kind": kind, "name": e.obj, "action": "none", "changed": False, "failed": True,
+                            "msg": str(e), "actions": [], "fields": [], "restart_required": False,
+                            "restart_fields": [], "state": None})
+    out = {"changed": any(r["changed"] for r in results), "results": results}
+    if kind == "guest" and not single:
+        out["pending_restart"] = sorted(r["name"] for r in results if r.get("restart_required"))
+    if single:
+        name = raws[0].get("name") if raws and isinstance(raws[0], dict) else None
+        r = results[0] if results else {}
+        out.update({k: v for k, v in r.items() if k not in ("kind", "name", "changed", "failed", "msg")})
+        diff = {"before": before.get(name, {}), "after": after.get(name, {})}
+    else:
+        diff = {"before": before, "after": after}
+    if module._diff:
+        out["diff"] = diff
+    if errors:
+        failed = sorted({str(e) for e in errors})
+        tb = "\n".join(e.details["exception"] for e in errors if e.details.get("exception"))
+        if tb:
+            out["exception"] = tb
+        module.fail_json(msg="%d %s(s) failed: %s" % (len(failed), kind, "; ".join(failed)),
+                         **dict(out, **{"failed_%ss" % kind: sorted({e.obj for e in errors}, key=str)}))
+    module.exit_json(**out)

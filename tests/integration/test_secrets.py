@@ -1,0 +1,62 @@
+"""Secrets never appear in any output of any module, at any verbosity: every module that takes
+one (guest, guests, cloud_init), run by ansible-playbook at -vvv with --diff, in check mode,
+for real, on a no-op run and on a failing run; the whole output is grepped."""
+
+import json
+import os
+import subprocess
+
+from vfhelpers import PREFIX, ROOT, VENV_PY
+
+PASSWORD = "vf-Secret-Pw-7d1e"        # in user_data (a mapping)
+KEY = "ssh-ed25519 AAAAvfSecretKey9c"  # in user_data (a string)
+NETCFG = "vf-secret-netcfg-41ab"       # in network_config
+
+
+def _playbook(tmp_path, pool, check):
+    user_data = {"users": [{"name": "ops", "passwd": PASSWORD, "ssh_authorized_keys": [KEY]}]}
+    ci = {"pool": pool, "user_data": user_data, "network_config": {"version": 2, "comment": NETCFG},
+          "meta_data": {"local-hostname": "x"}}
+    guest = {"name": PREFIX + "sec1", "state": "stopped", "virt_type": "qemu", "memory": 64, "cloud_init": ci}
+    batch = [dict(guest, name=PREFIX + "sec2"),
+             {"name": PREFIX + "sec-bad", "memory": "lots", "virt_type": "qemu",
+              "cloud_init": dict(ci, user_data="#cloud-config\npassword: %s\n" % PASSWORD)}]
+    tasks = [
+        {"name": "guest", "virtfleet.hypervisor.guest": guest},
+        {"name": "guests (one bad guest: the task fails)", "virtfleet.hypervisor.guests": {"guests": batch},
+         "ignore_errors": True},
+        {"name": "cloud_init", "virtfleet.hypervisor.cloud_init": {
+            "name": PREFIX + "sec-seed", "pool": pool, "user_data": "#cloud-config\nchpasswd: %s\n" % PASSWORD,
+            "network_config": NETCFG}},
+        {"name": "guest with a bad field fails", "virtfleet.hypervisor.guest": dict(guest, vcpus=0),
+         "ignore_errors": True},
+    ]
+    play = [{"hosts": "localhost", "gather_facts": False, "check_mode": check, "tasks": tasks}]
+    path = tmp_path / ("check.yml" if check else "apply.yml")
+    path.write_text(json.dumps(play))
+    return str(path)
+
+
+def _run(playbook):
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    proc = subprocess.run([os.path.join(ROOT, ".venv", "bin", "ansible-playbook"), "-i", "localhost,",
+                           "-c", "local", "-e", "ansible_python_interpreter=" + VENV_PY, "-vvv", "--diff", playbook],
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=600, check=False)
+    return proc.stdout + proc.stderr
+
+
+def test_no_secret_in_any_output_at_vvv(conn, pool, tmp_path):
+    outputs = [_run(_playbook(tmp_path, pool, check=True))]
+    apply = _playbook(tmp_path, pool, check=False)
+    outputs += [_run(apply), _run(apply)]  # apply, then a no-op
+    for out in outputs:
+        assert "TASK [guests" in out and "TASK [cloud_init]" in out and "ok=" in out, out[-3000:]
+        for secret in (PASSWORD, KEY, NETCFG, "AAAAvfSecretKey9c"):
+            assert secret not in out, "secret %r printed:\n%s" % (secret, out[max(0, out.find(secret) - 1500):][:3000])
+        assert '"passwd": "********"' in out  # masked, not dropped
+        assert '"version": 2' in out, "a short value is not masked everywhere"
+    assert "guest '%ssec-bad': memory" % PREFIX in outputs[1]
+    assert conn.lookupByName(PREFIX + "sec1") and conn.lookupByName(PREFIX + "sec2")
+    conn.storagePoolLookupByName(pool).storageVolLookupByName(PREFIX + "sec-seed").delete(0)
+    for name in ("sec1-cidata", "sec2-cidata"):
+        conn.storagePoolLookupByName(pool).storageVolLookupByName(PREFIX + name).delete(0)

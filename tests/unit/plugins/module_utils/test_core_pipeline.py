@@ -1,0 +1,173 @@
+"""The one pipeline (_core) against an in-memory toy backend: what a new backend needs is
+its class and a line in the registry; the core does validation, planning, check mode, diff,
+partial failure and secrets for it."""
+
+import copy
+
+import pytest
+
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _core
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import BACKENDS
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends.base import GuestBackend
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import BackendError
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import Capabilities
+
+
+class ToyBackend(GuestBackend):
+    """Guests kept in a dict; ``boom`` maps a guest name to the step that raises there."""
+
+    name = "toy"
+    caps = Capabilities(backend="toy", fields=("fleet", "autostart", "vcpus", "memory"),
+                        live={"memory": "any"}, defaults={"vcpus": 1, "memory": 64})
+    world = {}
+    boom = {}
+    calls = []
+
+    def _raise(self, name, step):
+        exc = self.boom.get((name, step))
+        if exc is not None:
+            raise exc
+
+    def current(self, name):
+        self._raise(name, "read")
+        g = self.world.get(name)
+        if g is None:
+            return None
+        return {"config": copy.deepcopy(g), "live": copy.deepcopy(g) if g["state"] != "stopped" else None,
+                "state": g["state"], "autostart": g["autostart"], "managed": True}
+
+    def resolve(self, guest):
+        self._raise(guest["name"], "resolve")
+        return guest
+
+    def managed_names(self, fleet):
+        return sorted(n for n, g in self.world.items() if g["fleet"] == fleet)
+
+    def _apply(self, plan, current):
+        self._raise(plan["name"], "apply")
+        self.calls.append((plan["name"], plan["action"], list(plan["live_ops"])))
+        if plan["action"] == "delete":
+            del self.world[plan["name"]]
+        else:
+            d = plan["desired"]
+            self.world[plan["name"]] = {k: d[k] for k in ("name", "fleet", "autostart", "vcpus", "memory", "state")}
+
+    def final_state(self, name):
+        return self.world[name]["state"] if name in self.world else "absent"
+
+
+class Exit(Exception):
+    pass
+
+
+class FakeModule(object):
+    def __init__(self, check_mode=False, diff=True, **params):
+        self.params = dict({"backend": "toy", "fleet": "default", "restart": "never"}, **params)
+        self.check_mode = check_mode
+        self._diff = diff
+        self.no_log_values = set()
+        self.run_command = None
+        self.result = None
+
+    def exit_json(self, **kw):
+        self.result = dict(kw, failed=False)
+        raise Exit()
+
+    def fail_json(self, **kw):
+        self.result = dict(kw, failed=True)
+        raise Exit()
+
+
+@pytest.fixture(autouse=True)
+def toy(monkeypatch):
+    monkeypatch.setitem(BACKENDS, "toy", ToyBackend)
+    ToyBackend.world, ToyBackend.boom, ToyBackend.calls = {}, {}, []
+    yield ToyBackend
+
+
+def run(guests, **kw):
+    single = kw.pop("single", False)
+    prune = kw.pop("prune", False)
+    m = FakeModule(**kw)
+    with pytest.raises(Exit):
+        _core.run(m, "guest", guests, single=single, prune=prune)
+    return m.result
+
+
+def test_create_then_noop_and_check_mode_parity(toy):
+    specs = [{"name": "a", "memory": 128}, {"name": "b"}]
+    checked = run(specs, check_mode=True)
+    assert toy.world == {} and checked["changed"]
+    done = run(specs)
+
+    def strip(out):
+        return [{k: v for k, v in x.items() if k != "state"} for x in out["results"]]
+    assert strip(checked) == strip(done), "check mode reports exactly what a real run does"
+    assert checked["diff"] == done["diff"]
+    assert toy.world["a"]["memory"] == 128 and toy.world["b"]["memory"] == 64
+    again = run(specs)
+    assert not again["changed"] and [r["action"] for r in again["results"]] == ["none", "none"]
+
+
+def test_result_shape_is_one_for_every_kind(toy):
+    r = run([{"name": "a"}])["results"][0]
+    assert set(_core.RESULT_KEYS) <= set(r)
+
+
+@pytest.mark.parametrize("step, exc", [
+    ("read", OSError(5, "Input/output error")),
+    ("resolve", AttributeError("'NoneType' object has no attribute 'XMLDesc'")),
+    ("read", StopIteration()),
+    ("apply", BackendError("refused", None, None)),
+    ("apply", RuntimeError("libvirtError: internal error")),
+])
+def test_an_exception_in_one_object_fails_only_that_object(toy, step, exc):
+    toy.boom = {("bad", step): exc}
+    out = run([{"name": "ok1"}, {"name": "bad"}, {"name": "ok2"}])
+    assert out["failed"] and out["failed_guests"] == ["bad"]
+    assert "guest 'bad'" in out["msg"]
+    assert set(toy.world) == {"ok1", "ok2"}, "the others are still converged"
+    bad = [r for r in out["results"] if r["name"] == "bad"][0]
+    assert bad["failed"] and "bad" in bad["msg"]
+
+
+def test_bad_input_names_guest_and_field_and_changes_nothing(toy):
+    out = run([{"name": "a", "memory": "lots"}], single=True)
+    assert out["failed"] and out["object"] == "a" and out["field"] == "memory"
+    assert toy.world == {}
+
+
+def test_unsupported_field_is_refused_by_the_core_for_any_backend(toy):
+    out = run([{"name": "a", "max_memory": 256}, {"name": "b"}])
+    assert out["failed"] and "guest 'a': max_memory: not supported by backend toy" in out["msg"]
+    assert "b" in toy.world
+
+
+def test_duplicate_names_fail_the_whole_call(toy):
+    out = run([{"name": "a"}, {"name": "a"}])
+    assert out["failed"] and "more than once" in out["msg"] and toy.world == {}
+
+
+def test_live_rule_from_capabilities(toy):
+    run([{"name": "a", "memory": 64}])
+    out = run([{"name": "a", "memory": 96, "vcpus": 2}])
+    r = out["results"][0]
+    assert {f["field"]: f["apply"] for f in r["fields"]} == {"memory": "live", "vcpus": "restart"}
+    assert r["restart_required"] and r["restart_fields"] == ["vcpus"]
+    assert toy.calls[-1][2] == [("set_memory", 96)]
+    assert out["pending_restart"] == ["a"]
+
+
+def test_prune_removes_only_undeclared_guests_of_the_fleet(toy):
+    run([{"name": "a"}, {"name": "b"}])
+    toy.world["other"] = dict(toy.world["a"], fleet="elsewhere")
+    out = run([{"name": "a"}], prune=True)
+    assert [(r["name"], r["action"]) for r in out["results"]] == [("a", "none"), ("b", "prune")]
+    assert set(toy.world) == {"a", "other"}
+
+
+def test_secrets_are_registered_for_masking():
+    raw = {"name": "a", "cloud_init": {"user_data": {"password": "s3cret-pw", "n": 1},
+                                       "network_config": "version: 2", "meta_data": {"x": "visible"}}}
+    found = _core.secret_values(raw)
+    assert {"s3cret-pw", "version: 2"} <= found and "visible" not in found
