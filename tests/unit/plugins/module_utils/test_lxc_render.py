@@ -13,6 +13,7 @@ from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends.lxc
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import SpecError, UnsupportedChange
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import guest_from_params
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._plan import plan
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._units import MIB
 
 FIX = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures")
 NAME = "vftest-rec-bb"
@@ -214,7 +215,7 @@ def test_limits_v2_render_and_read_back():
     settings = {}
     for field, value in (("memory", 256), ("vcpus", 2), ("cpu_shares", 1024)):
         settings.update(R.limit_settings(2, field, value))
-    assert settings == {"memory.max": str(256 * R.MIB), "cpu.max": "200000 100000", "cpu.weight": "39"}
+    assert settings == {"memory.max": str(256 * MIB), "cpu.max": "200000 100000", "cpu.weight": "39"}
     assert R.limits(2, settings.get) == {"memory": 256, "vcpus": 2, "cpu_shares": R.weight_to_shares(39)}
     assert R.limits(2, {"memory.max": "max", "cpu.max": "max 100000"}.get) == {
         "memory": None, "vcpus": None, "cpu_shares": None}
@@ -367,7 +368,7 @@ def test_fake_create_start_then_noop(fake):
     with open(os.path.join(fake.path, "c1", "virtfleet.json")) as f:
         mark = json.load(f)
     assert mark["running"]["pid"] == os.getpid() and mark["config_keys"] == ["lxc.tty.max"]
-    fake.cgroups["c1"] = {"memory.limit_in_bytes": str(64 * R.MIB), "cpu.cfs_quota_us": "100000",
+    fake.cgroups["c1"] = {"memory.limit_in_bytes": str(64 * MIB), "cpu.cfs_quota_us": "100000",
                           "cpu.cfs_period_us": "100000"}
     again = converge_fake(fake, {"name": "c1", "memory": 64, "state": "running", "config": {"lxc.tty.max": 2}})
     assert not again["changed"], again
@@ -376,10 +377,10 @@ def test_fake_create_start_then_noop(fake):
 def test_fake_restart_change_stays_pending_and_fleet_change_keeps_config(fake, tmp_path):
     spec = {"name": "c1", "memory": 64, "state": "running"}
     converge_fake(fake, spec)
-    fake.cgroups["c1"] = {"memory.limit_in_bytes": str(64 * R.MIB), "cpu.cfs_quota_us": "100000"}
+    fake.cgroups["c1"] = {"memory.limit_in_bytes": str(64 * MIB), "cpu.cfs_quota_us": "100000"}
     p = converge_fake(fake, dict(spec, disks=[{"path": str(tmp_path)}], memory=96))
     assert {f["field"]: f["apply"] for f in p["fields"]} == {"memory": "live", "disks": "restart"}
-    assert fake.calls[-1] == ["lxc-cgroup", "-P", fake.path, "-n", "c1", "memory.limit_in_bytes", str(96 * R.MIB)]
+    assert fake.calls[-1] == ["lxc-cgroup", "-P", fake.path, "-n", "c1", "memory.limit_in_bytes", str(96 * MIB)]
     again = converge_fake(fake, dict(spec, disks=[{"path": str(tmp_path)}], memory=96))
     assert not again["changed"] and again["pending_restart"] and again["restart_fields"] == ["disks"]
     cfg = os.path.join(fake.path, "c1", "config")
