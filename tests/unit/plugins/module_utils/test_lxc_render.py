@@ -290,8 +290,8 @@ class FakeLxc(object):
     def __init__(self, path):
         self.path, self.calls, self.states, self.cgroups, self.refuse = path, [], {}, {}, None
 
-    def __call__(self, argv, environ_update=None, expand_user_and_vars=True):
-        assert environ_update == {"LC_ALL": "C"} and not expand_user_and_vars
+    def __call__(self, argv, environ_update=None, expand_user_and_vars=True, handle_exceptions=True):
+        assert environ_update == {"LC_ALL": "C"} and not expand_user_and_vars and not handle_exceptions
         self.calls.append(argv)
         tool, args = argv[0], argv[1:]
         name = args[args.index("-n") + 1] if "-n" in args else None
