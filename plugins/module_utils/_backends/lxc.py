@@ -28,6 +28,7 @@ import time
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import (
     BackendError, SpecError, UnsupportedChange)
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _render_lxc as render
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._units import UnitError
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import _host as host
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends.base import GuestBackend
 
@@ -187,7 +188,7 @@ class LxcBackend(GuestBackend):
         try:
             with host.boundary("read", name):
                 return self._current(name)
-        except ValueError as e:  # a cgroup value with a unit the kernel does not know
+        except UnitError as e:  # a cgroup memory value with a unit the kernel does not know
             raise BackendError("cannot read the limits: %s" % e, name, "memory")
 
     def _current(self, name):
