@@ -165,7 +165,7 @@ class Power(object):
     ``timeout`` seconds, returns the toolstack's complaint or None) and ``destroy``."""
 
     #: what force_stop does after the timeout, for the error message
-    force_verb = "destroy"
+    force_verb = "destroy it"
 
     def __init__(self, name):
         self.name = name
@@ -224,7 +224,7 @@ def stop(power, guest):
     if power.is_off():
         return
     if not force:
-        raise BackendError("did not shut down within shutdown_timeout=%ss%s; set force_stop: true to %s it "
+        raise BackendError("did not shut down within shutdown_timeout=%ss%s; set force_stop: true to %s "
                            "after the timeout" % (timeout, " (%s)" % detail if detail else "", power.force_verb),
                            power.name, "state")
     power.destroy()

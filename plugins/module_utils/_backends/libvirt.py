@@ -79,8 +79,9 @@ class LibvirtBackend(GuestBackend):
                 self._conn = None
 
     def boundary(self, what, obj=None, kind="guest", field=None):
-        """host.boundary that also turns a libvirtError into a BackendError."""
-        return host.boundary(what, obj, kind, field, extra=(libvirt.libvirtError,))
+        """host.boundary that also turns a libvirtError (and a size libvirt wrote in a unit it
+        does not document) into a BackendError."""
+        return host.boundary(what, obj, kind, field, extra=(libvirt.libvirtError, units.UnitError))
 
     def call(self, what, fn, *args, **kwargs):
         """Run a libvirt call, retrying transient refusals with a bounded backoff. A
@@ -374,7 +375,7 @@ class _LibvirtPower(host.Power):
     """libvirt's power primitives: create (START_PAUSED for paused), suspend/resume, ACPI
     shutdown then a wait of up to shutdown_timeout for the domain to go inactive, destroy."""
 
-    force_verb = "power off"
+    force_verb = "power it off"
 
     def __init__(self, backend, dom, name):
         super(_LibvirtPower, self).__init__(name)

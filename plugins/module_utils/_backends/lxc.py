@@ -524,7 +524,7 @@ class _LxcPower(host.Power):
     """LXC's power primitives: lxc-start (then lxc-freeze for paused), lxc-freeze/-unfreeze,
     lxc-stop (clean halt through lxc.signal.halt; with force_stop it kills after the timeout)."""
 
-    force_verb = "kill"
+    force_verb = "kill it"
 
     def __init__(self, backend, name):
         super(_LxcPower, self).__init__(name)

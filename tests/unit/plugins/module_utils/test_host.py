@@ -139,7 +139,7 @@ def test_random_mac_is_unicast_in_the_xen_oui_and_unused():
 class FakePower(host.Power):
     """Records the primitives the state machine calls; ``stops``: the guest honours shutdown."""
 
-    force_verb = "pull the plug on"
+    force_verb = "pull the plug on it"
 
     def __init__(self, state, stops=True):
         super(FakePower, self).__init__("vm1")
