@@ -74,10 +74,11 @@ class _Handler(object):
             obj = lookup(name)
         except lv.libvirt.libvirtError:
             return None
-        cur = parse(self.call("read " + self.kind, obj.XMLDesc, inactive_flag))
-        active = bool(self.call("read %s state" % self.kind, obj.isActive))
-        cur.update(active=active, autostart=bool(self.call("read autostart", obj.autostart)),
-                   state="active" if active else "inactive")
+        with self.boundary("read", name):
+            cur = parse(self.call("read " + self.kind, obj.XMLDesc, inactive_flag))
+            active = bool(self.call("read %s state" % self.kind, obj.isActive))
+            cur.update(active=active, autostart=bool(self.call("read autostart", obj.autostart)),
+                       state="active" if active else "inactive")
         return cur
 
     def call(self, what, fn, *args):
@@ -91,6 +92,11 @@ class _Handler(object):
         """OSError / libvirtError raised in the block -> BackendError naming this kind's object."""
         return self.lv.boundary(what, obj, self.kind, field)
 
+    def apply(self, p, current):
+        """Carry out one plan (never in check mode); raises BackendError naming the object."""
+        with self.boundary("apply", p["name"]):
+            self._apply(p, current)
+
 
 class NetworkHandler(_Handler):
     kind = "network"
@@ -98,9 +104,8 @@ class NetworkHandler(_Handler):
     compared = NETWORK_COMPARED
 
     def current(self, spec):
-        with self.boundary("read", spec["name"]):
-            return self._read(self.lv.conn.networkLookupByName, spec["name"], render.parse_network,
-                              lv.libvirt.VIR_NETWORK_XML_INACTIVE)
+        return self._read(self.lv.conn.networkLookupByName, spec["name"], render.parse_network,
+                          lv.libvirt.VIR_NETWORK_XML_INACTIVE)
 
     def users(self, name):
         """Running guests with an interface on network ``name``."""
@@ -146,10 +151,6 @@ class NetworkHandler(_Handler):
             p["actions"].append("update dhcp live")
         p["rebuild"] = bool(rebuild)
         return _finish_state(p, current, n)
-
-    def apply(self, p, current):
-        with self.boundary("apply", p["name"]):
-            self._apply(p, current)
 
     def _apply(self, p, current):
         n, conn = p["desired"], self.lv.conn
@@ -204,9 +205,8 @@ class PoolHandler(_Handler):
     compared = POOL_COMPARED
 
     def current(self, spec):
-        with self.boundary("read", spec["name"]):
-            return self._read(self.lv.conn.storagePoolLookupByName, spec["name"], render.parse_pool,
-                              lv.libvirt.VIR_STORAGE_XML_INACTIVE)
+        return self._read(self.lv.conn.storagePoolLookupByName, spec["name"], render.parse_pool,
+                          lv.libvirt.VIR_STORAGE_XML_INACTIVE)
 
     def resolve(self, p):
         return p
@@ -228,10 +228,6 @@ class PoolHandler(_Handler):
             p["fields"].append({"field": "mode", "apply": "live"})
             p["actions"].append("redefine, chmod %s" % pool["mode"])
         return _finish_state(p, current, pool)
-
-    def apply(self, p, current):
-        with self.boundary("apply", p["name"]):
-            self._apply(p, current)
 
     def _apply(self, p, current):
         pool_spec, conn = p["desired"], self.lv.conn
@@ -361,10 +357,6 @@ class VolumeHandler(_Handler):
             p["actions"].append("grow to %d" % v["size"])
             p.update(action="update", changed=True)
         return p
-
-    def apply(self, p, current):
-        with self.boundary("apply", p["name"]):
-            self._apply(p, current)
 
     def _apply(self, p, current):
         v = p["desired"]

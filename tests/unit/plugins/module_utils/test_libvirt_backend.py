@@ -2,11 +2,11 @@
 gets (memory in KiB), the shared power state machine on libvirt's primitives, and libvirt's
 exceptions turned into BackendErrors naming the guest and the operation."""
 
-import os
 import xml.etree.ElementTree as ET
 
 import libvirt
 import pytest
+from vfhelpers import fixture
 
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends.libvirt import LibvirtBackend
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import BackendError
@@ -14,15 +14,7 @@ from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._plan import plan
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._render_libvirt import parse_domain
 
-FIX = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures")
 NAME = "vftest-rec-full"
-
-
-def fixture(name):
-    with open(os.path.join(FIX, name)) as f:
-        return f.read()
-
-
 CONFIG_XML = fixture("domain-running-inactive.xml")
 LIVE_XML = fixture("domain-running-live.xml")
 STATE = {"running": libvirt.VIR_DOMAIN_RUNNING, "paused": libvirt.VIR_DOMAIN_PAUSED,
