@@ -20,7 +20,7 @@ from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends imp
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import (
     BackendError, SpecError, UnsupportedChange)
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model_objects import (
-    NETWORK_COMPARED, POOL_COMPARED, network_from_params, pool_from_params, volume_from_params)
+    NETWORK_COMPARED, POOL_COMPARED, VOLUME_COMPARED, network_from_params, pool_from_params, volume_from_params)
 
 
 def new_plan(kind, name, desired):
@@ -257,7 +257,7 @@ class PoolHandler(_Handler):
 class VolumeHandler(_Handler):
     kind = "volume"
     validate = staticmethod(volume_from_params)
-    compared = ("size", "format", "backing")
+    compared = VOLUME_COMPARED
 
     def __init__(self, backend):
         super(VolumeHandler, self).__init__(backend)
