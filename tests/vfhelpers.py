@@ -59,3 +59,9 @@ def state_hash(conn):
 def virsh(*args):
     return subprocess.run(["virsh", "-c", "qemu:///system"] + list(args),
                           capture_output=True, text=True, check=True).stdout
+
+
+def fixture(name):
+    """The text of a recorded fixture, tests/unit/fixtures/<name>."""
+    with open(os.path.join(ROOT, "tests", "unit", "fixtures", name)) as f:
+        return f.read()

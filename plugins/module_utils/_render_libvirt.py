@@ -16,23 +16,18 @@ import json
 import xml.etree.ElementTree as ET
 
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import device_names
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._units import libvirt_mib, mib_to_kib
 
 MARKER_NS = "https://virtfleet.dev/xmlns/guest/1"
 MARKER_TAG = "{%s}guest" % MARKER_NS
 ET.register_namespace("virtfleet", MARKER_NS)
 
 _DEV_PREFIX = {"virtio": "vd", "sata": "sd", "scsi": "sd", "ide": "hd"}
-KIB_PER_MIB = 1024
 
 
-def _unit_to_mib(elem):
-    if elem is None or not (elem.text or "").strip():
-        return None
-    value = int(elem.text.strip())
-    unit = (elem.get("unit") or "KiB").lower()
-    factor = {"b": 1.0 / 1048576, "bytes": 1.0 / 1048576, "k": 1.0 / 1024, "kib": 1.0 / 1024,
-              "m": 1, "mib": 1, "g": 1024, "gib": 1024}.get(unit, 1.0 / 1024)
-    return int(value * factor)
+def _mib(elem):
+    """<memory unit='...'> in MiB (libvirt's whole unit table; an unknown unit is an error)."""
+    return None if elem is None else libvirt_mib(elem.text, elem.get("unit"))
 
 
 def marker(root):
@@ -46,10 +41,6 @@ def marker(root):
     except ValueError:
         data = {}
     return data if isinstance(data, dict) else {}
-
-
-def is_managed(root):
-    return marker(root) is not None
 
 
 def parse_domain(xml, config_cpu_mode=None):
@@ -71,8 +62,8 @@ def parse_domain(xml, config_cpu_mode=None):
     vcpu = root.find("vcpu")
     g["max_vcpus"] = int(vcpu.text) if vcpu is not None else 1
     g["vcpus"] = int(vcpu.get("current", vcpu.text)) if vcpu is not None else 1
-    g["max_memory"] = _unit_to_mib(root.find("memory"))
-    g["memory"] = _unit_to_mib(root.find("currentMemory")) or g["max_memory"]
+    g["max_memory"] = _mib(root.find("memory"))
+    g["memory"] = _mib(root.find("currentMemory")) or g["max_memory"]
     cpu = root.find("cpu")
     mode = cpu.get("mode") if cpu is not None else None
     if mode == "custom" and config_cpu_mode == "host-model":
@@ -208,8 +199,8 @@ def render_domain(guest, base_xml=None):
                             "fleet": guest.get("fleet", "default")}, sort_keys=True)
 
     max_mem = max(guest.get("max_memory") or guest["memory"], guest["memory"])
-    _set_child(root, "memory", max_mem * KIB_PER_MIB, {"unit": "KiB"})
-    _set_child(root, "currentMemory", guest["memory"] * KIB_PER_MIB, {"unit": "KiB"})
+    _set_child(root, "memory", mib_to_kib(max_mem), {"unit": "KiB"})
+    _set_child(root, "currentMemory", mib_to_kib(guest["memory"]), {"unit": "KiB"})
     max_vcpus = max(guest.get("max_vcpus") or guest["vcpus"], guest["vcpus"])
     vcpu_attr = {"placement": "static"}
     if max_vcpus != guest["vcpus"]:

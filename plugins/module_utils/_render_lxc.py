@@ -29,8 +29,9 @@ from __future__ import annotations
 import re
 
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import SpecError
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._units import (
+    bytes_to_mib_ratio, cgroup_bytes, mib_to_bytes)
 
-MIB = 1024 * 1024
 CPU_PERIOD = 100000  # microseconds: vcpus=N is N x 100 ms of CPU time per 100 ms
 AUTOSTART_KEY = "lxc.start.auto"
 MOUNT_KEY = "lxc.mount.entry"
@@ -53,7 +54,6 @@ NAMESPACES = ("apparmor", "arch", "autodev", "cap", "cgroup", "cgroup2", "consol
               "namespace", "net", "no_new_privs", "prlimit", "proc", "pty", "rootfs", "sched", "seccomp",
               "selinux", "signal", "start", "sysctl", "time", "tty", "uts")
 _UNLIMITED = 1 << 62  # cgroup v1 reports "no limit" as PAGE_COUNTER_MAX pages (~2^63 bytes)
-_SUFFIX = {"": 1, "k": 1024, "m": MIB, "g": 1024 ** 3, "t": 1024 ** 4}
 
 
 # -- lines ---------------------------------------------------------------------------------
@@ -107,19 +107,12 @@ def _ratio(num, den):
     return num // den if num % den == 0 else round(float(num) / den, 3)
 
 
-def _mem_bytes(value):
-    m = re.match(r"^\s*(\d+)\s*([kKmMgGtT]?)\s*$", value or "")
-    if not m:
-        return None
-    return int(m.group(1)) * _SUFFIX[m.group(2).lower()]
-
-
 def limit_settings(version, field, value):
     """[(cgroup file, value)] that set one limit field, in the order they must be written."""
     if value is None:
         return []
     if field == "memory":
-        return [(LIMIT_FILES[version]["memory"][0], str(value * MIB))]
+        return [(LIMIT_FILES[version]["memory"][0], str(mib_to_bytes(value)))]
     if field == "vcpus":
         quota = int(value * CPU_PERIOD)
         if version == 1:
@@ -134,9 +127,9 @@ def limits(version, get):
     """memory (MiB), vcpus and cpu_shares from cgroup values; ``get(file)`` returns the raw
     value of a cgroup file (from the config or the live cgroup) or None. No limit -> None."""
     out = {"memory": None, "vcpus": None, "cpu_shares": None}
-    mem = _mem_bytes(get(LIMIT_FILES[version]["memory"][0]))
+    mem = cgroup_bytes(get(LIMIT_FILES[version]["memory"][0]))
     if mem is not None and 0 < mem < _UNLIMITED:
-        out["memory"] = _ratio(mem, MIB)
+        out["memory"] = bytes_to_mib_ratio(mem)
     try:
         if version == 1:
             quota, period = int(get("cpu.cfs_quota_us") or -1), int(get("cpu.cfs_period_us") or CPU_PERIOD)

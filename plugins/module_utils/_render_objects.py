@@ -8,6 +8,8 @@ from __future__ import annotations
 import ipaddress
 import xml.etree.ElementTree as ET
 
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._units import libvirt_bytes
+
 
 def _tostring(root):
     return ET.tostring(root, encoding="unicode")
@@ -104,12 +106,9 @@ def render_pool(p, current=None):
 def parse_volume(xml):
     root = ET.fromstring(xml)
     cap = root.find("capacity")
-    unit = (cap.get("unit") or "bytes") if cap is not None else "bytes"
-    factor = {"bytes": 1, "b": 1, "kib": 1024, "k": 1024, "mib": 1024 ** 2, "m": 1024 ** 2,
-              "gib": 1024 ** 3, "g": 1024 ** 3}.get(unit.lower(), 1)
     fmt = root.find("target/format")
     return {"name": root.findtext("name"), "path": root.findtext("target/path"),
-            "size": int(cap.text) * factor if cap is not None else None,
+            "size": libvirt_bytes(cap.text, cap.get("unit")) if cap is not None else None,
             "format": fmt.get("type") if fmt is not None else "raw",
             "backing": root.findtext("backingStore/path")}
 

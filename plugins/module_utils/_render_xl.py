@@ -22,6 +22,7 @@ import json
 import re
 
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import device_names
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._units import kib_to_mib
 
 MARKER_KEY = "virtfleet_fleet"
 HEADER = ("# Written by virtfleet.hypervisor (backend xl). Keys it manages are rewritten on\n"
@@ -35,7 +36,6 @@ VDEV_PREFIX = {"virtio": "xvd", "scsi": "sd", "ide": "hd", "sata": "hd"}
 _PREFIX_BUS = (("xvd", "virtio"), ("hd", "ide"), ("sd", "scsi"))
 DISK_FORMATS = ("raw", "qcow", "qcow2", "vhd", "qed", "empty")
 _ACCESS_RO = ("r", "ro")
-_ACCESS_RW = ("w", "rw")
 # cfg keys render_cfg owns (a key whose model value is None is left as it is in the file)
 MANAGED_KEYS = ("name", "type", "builder", "memory", "maxmem", "vcpus", "maxvcpus", "weight",
                 "kernel", "ramdisk", "extra", "cmdline", "on_crash", "disk", "vif", MARKER_KEY)
@@ -474,29 +474,6 @@ def parse_xl_list(text):
     return out
 
 
-def parse_sched(text):
-    """``xl sched-credit`` / ``xl sched-credit2`` tables: {name: {domid, weight, cap}}."""
-    out, header = {}, None
-    for line in text.splitlines():
-        cols = line.split()
-        if not cols or line.startswith("Cpupool"):
-            continue
-        if cols[0] == "Name":
-            header = [c.lower() for c in cols]
-            continue
-        if header is None or len(cols) != len(header) or not cols[1].isdigit():
-            continue
-        row = dict(zip(header, cols))
-        out[row["name"]] = {"domid": int(row["id"]),
-                            "weight": _int_or_none(row.get("weight")),
-                            "cap": _int_or_none(row.get("cap"))}
-    return out
-
-
-def _kib_to_mib(kib):
-    return None if kib is None or kib < 0 else int(kib) // 1024
-
-
 def _bitmap_count(bits):
     if isinstance(bits, list):
         return len(bits)
@@ -546,8 +523,8 @@ def model_from_domain_config(config):
         "domid": None,
         "sched": sched.get("sched"),
         "xen_type": (c_info.get("type") or "pv").lower(),
-        "memory": _kib_to_mib(b_info.get("target_memkb")),
-        "max_memory": _kib_to_mib(b_info.get("max_memkb")),
+        "memory": kib_to_mib(b_info.get("target_memkb")),
+        "max_memory": kib_to_mib(b_info.get("max_memkb")),
         "vcpus": avail if avail else max_vcpus,
         "max_vcpus": max_vcpus,
         "cpu_shares": weight if isinstance(weight, int) and weight > 0 else None,

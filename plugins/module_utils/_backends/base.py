@@ -84,11 +84,3 @@ class GuestBackend(object):
     def close(self):
         pass
 
-
-def sniff_format(path):
-    """qcow2 images start with 'QFI\\xfb'; anything else (files, block devices) is used raw."""
-    try:
-        with open(path, "rb") as f:
-            return "qcow2" if f.read(4) == b"QFI\xfb" else "raw"
-    except (IOError, OSError):
-        return "raw"

@@ -17,8 +17,11 @@ import xml.etree.ElementTree as ET
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import BackendError, SpecError
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _render_libvirt as render
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import Capabilities
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _units as units
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import disk_letters
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._plan import disk_key, nic_key
-from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends.base import GuestBackend, sniff_format
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import _host as host
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends.base import GuestBackend
 
 try:
     import libvirt
@@ -63,6 +66,7 @@ class LibvirtBackend(GuestBackend):
         self._domains = None
         self._pools = {}
         self._machines = None
+        self.runner = host.Runner(run_command)
 
     @classmethod
     def import_error(cls):
@@ -82,11 +86,19 @@ class LibvirtBackend(GuestBackend):
         if self._conn is not None:
             try:
                 self._conn.close()
+            except libvirt.libvirtError:
+                pass  # the connection is gone either way
             finally:
                 self._conn = None
 
+    def boundary(self, what, obj=None, kind="guest", field=None):
+        """host.boundary that also turns a libvirtError (and a size libvirt wrote in a unit it
+        does not document) into a BackendError."""
+        return host.boundary(what, obj, kind, field, extra=(libvirt.libvirtError, units.UnitError))
+
     def call(self, what, fn, *args, **kwargs):
-        """Run a libvirt call, retrying transient refusals with a bounded backoff."""
+        """Run a libvirt call, retrying transient refusals with a bounded backoff. A
+        libvirtError becomes a BackendError '<what> failed: <libvirt's text>'."""
         delay = 0.1
         for attempt in range(self.retries + 1):
             try:
@@ -108,6 +120,10 @@ class LibvirtBackend(GuestBackend):
         return self._domains
 
     def current(self, name):
+        with self.boundary("read", name):
+            return self._current(name)
+
+    def _current(self, name):
         dom = self.domains().get(name)
         if dom is None:
             return None
@@ -126,7 +142,13 @@ class LibvirtBackend(GuestBackend):
         """Names of guests that carry virtfleet's marker for ``fleet`` (candidates for prune)."""
         out = []
         for name, dom in self.domains().items():
-            xml = self.call("read definition", dom.XMLDesc, libvirt.VIR_DOMAIN_XML_INACTIVE)
+            try:
+                xml = self.call("read definition", dom.XMLDesc, libvirt.VIR_DOMAIN_XML_INACTIVE)
+            except BackendError as e:
+                if e.details.get("code") == libvirt.VIR_ERR_NO_DOMAIN:
+                    continue  # undefined since it was listed: not a candidate
+                e.obj = name
+                raise
             mark = render.marker(ET.fromstring(xml))
             if mark is not None and mark.get("fleet", "default") == fleet:
                 out.append(name)
@@ -137,7 +159,13 @@ class LibvirtBackend(GuestBackend):
             dom = self.conn.lookupByName(name)
         except libvirt.libvirtError:
             return "absent"
-        return _state_name(dom.state()[0])
+        try:
+            return _state_name(self.call("read state", dom.state)[0])
+        except BackendError as e:
+            if e.details.get("code") == libvirt.VIR_ERR_NO_DOMAIN:
+                return "absent"
+            e.obj = name
+            raise
 
     # -- references ------------------------------------------------------------
     def _pool(self, name):
@@ -165,6 +193,10 @@ class LibvirtBackend(GuestBackend):
     def resolve(self, guest):
         """Check every reference of a guest (pools, volumes, networks, files, machine)
         and fill in what the renderer needs (disk formats). Raises SpecError."""
+        with self.boundary("resolve", guest["name"]):
+            return self._resolve(guest)
+
+    def _resolve(self, guest):
         name = guest["name"]
         if guest["state"] == "absent":
             return guest
@@ -192,13 +224,13 @@ class LibvirtBackend(GuestBackend):
                 except libvirt.libvirtError:
                     raise SpecError("volume %r not found in pool %r (give size or backing to have it created)"
                                     % (disk["volume"], disk["pool"]), name, field + ".volume")
-                fmt = ET.fromstring(vol.XMLDesc(0)).find("target/format")
+                fmt = ET.fromstring(self.call("read volume %s" % disk["volume"], vol.XMLDesc, 0)).find("target/format")
                 disk["format"] = fmt.get("type") if fmt is not None else "raw"
             else:
                 if not os.path.exists(disk["path"]):
                     raise SpecError("file %r does not exist" % disk["path"], name, field + ".path")
                 disk["is_block"] = os.path.exists(disk["path"]) and not os.path.isfile(disk["path"])
-                disk["format"] = sniff_format(disk["path"])
+                disk["format"] = host.sniff_format(disk["path"])
         for i, nic in enumerate(guest["interfaces"]):
             if nic["network"]:
                 try:
@@ -206,7 +238,7 @@ class LibvirtBackend(GuestBackend):
                 except libvirt.libvirtError:
                     raise SpecError("network %r does not exist" % nic["network"], name,
                                     "interfaces[%d].network" % i)
-            elif not os.path.isdir("/sys/class/net/%s/bridge" % nic["bridge"]):
+            elif not host.is_bridge(nic["bridge"]):
                 raise SpecError("%r is not a bridge on this host" % nic["bridge"], name,
                                 "interfaces[%d].bridge" % i)
         return guest
@@ -245,10 +277,11 @@ class LibvirtBackend(GuestBackend):
 
     # -- applying --------------------------------------------------------------
     def _apply(self, plan, current):
-        if plan["action"] == "delete":
-            self._delete(plan["name"], plan["desired"], current)
-        elif plan["action"] in ("create", "update"):
-            self._converge(plan, current)
+        with self.boundary("apply", plan["name"]):
+            if plan["action"] == "delete":
+                self._delete(plan["name"], plan["desired"], current)
+            elif plan["action"] in ("create", "update"):
+                self._converge(plan, current)
 
     def _lookup(self, name):
         return self.call("look up", self.conn.lookupByName, name)
@@ -263,7 +296,7 @@ class LibvirtBackend(GuestBackend):
         live_xml = None
         for op, arg in plan["live_ops"]:
             if op == "set_memory":
-                self.call("set memory", dom.setMemoryFlags, arg * 1024, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+                self.call("set memory", dom.setMemoryFlags, units.mib_to_kib(arg), libvirt.VIR_DOMAIN_AFFECT_LIVE)
             elif op == "set_vcpus":
                 self.call("set vcpus", dom.setVcpusFlags, arg, libvirt.VIR_DOMAIN_AFFECT_LIVE)
             elif op == "set_cpu_shares":
@@ -275,9 +308,9 @@ class LibvirtBackend(GuestBackend):
         if plan["autostart"] is not None:
             self.call("set autostart", dom.setAutostart, 1 if plan["autostart"] else 0)
         if plan.get("restart"):
-            self._stop(dom, desired)
+            host.stop(_LibvirtPower(self, dom, desired["name"]), desired)
         if plan["state_to"]:
-            self._to_state(dom, desired, plan["state_to"])
+            host.to_state(_LibvirtPower(self, dom, desired["name"]), desired, plan["state_to"])
 
     def _hotplug(self, dom, op, arg, live_xml):
         devices = live_xml.find("devices")
@@ -285,7 +318,10 @@ class LibvirtBackend(GuestBackend):
         if op == "attach_disk":
             used = {t.get("dev") for t in devices.findall("disk/target")}
             prefix = {"virtio": "vd", "scsi": "sd"}[arg["bus"]]
-            dev = next(prefix + c for c in "abcdefghijklmnopqrstuvwxyz" if prefix + c not in used)
+            n = 0
+            while prefix + disk_letters(n) in used:
+                n += 1
+            dev = prefix + disk_letters(n)
             xml = ET.tostring(render.disk_element(arg, dev), encoding="unicode")
             self.call("attach disk", dom.attachDeviceFlags, xml, flags)
         elif op == "attach_interface":
@@ -301,42 +337,9 @@ class LibvirtBackend(GuestBackend):
                               ET.tostring(elem, encoding="unicode"), flags)
                     break
 
-    def _to_state(self, dom, guest, want):
-        state = _state_name(self.call("read state", dom.state)[0])
-        if want == "running":
-            if state == "stopped":
-                self.call("start", dom.create)
-            elif state == "paused":
-                self.call("resume", dom.resume)
-        elif want == "paused":
-            if state == "stopped":
-                self.call("start paused", dom.createWithFlags, libvirt.VIR_DOMAIN_START_PAUSED)
-            elif state == "running":
-                self.call("suspend", dom.suspend)
-        elif want == "stopped" and state != "stopped":
-            self._stop(dom, guest)
-
-    def _stop(self, dom, guest):
-        """ACPI shutdown, wait up to shutdown_timeout; destroy only with force_stop."""
-        if _state_name(dom.state()[0]) == "paused":
-            self.call("resume", dom.resume)
-        self.call("shutdown", dom.shutdown)
-        deadline = time.monotonic() + guest["shutdown_timeout"]
-        while time.monotonic() < deadline:
-            if not dom.isActive():
-                return
-            time.sleep(0.5)
-        if not dom.isActive():
-            return
-        if not guest["force_stop"]:
-            raise BackendError("did not shut down within shutdown_timeout=%ss; set force_stop: true "
-                               "to power it off after the timeout" % guest["shutdown_timeout"],
-                               guest["name"], "state")
-        self.call("destroy", dom.destroy)
-
     def _delete(self, name, desired, current):
         dom = self._lookup(name)
-        if dom.isActive():
+        if self.call("read state", dom.isActive):
             self.call("destroy", dom.destroy)
         flags = (libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
                  | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
@@ -351,6 +354,9 @@ class LibvirtBackend(GuestBackend):
     def _remove_disk(self, disk):
         if disk["volume"]:
             pool = self._pool(disk["pool"])
+            if pool is None:
+                raise BackendError("cannot remove volume %r: storage pool %r does not exist"
+                                   % (disk["volume"], disk["pool"]), None, "remove_storage")
             vol = self.call("look up volume", pool.storageVolLookupByName, disk["volume"])
         else:
             try:
@@ -358,6 +364,48 @@ class LibvirtBackend(GuestBackend):
             except libvirt.libvirtError:
                 vol = None
                 if os.path.isfile(disk["path"]):
-                    os.unlink(disk["path"])
+                    with host.boundary("removing %s" % disk["path"], field="remove_storage"):
+                        os.unlink(disk["path"])
         if vol is not None:
             self.call("delete volume", vol.delete, 0)
+
+
+class _LibvirtPower(host.Power):
+    """libvirt's power primitives: create (START_PAUSED for paused), suspend/resume, ACPI
+    shutdown then a wait of up to shutdown_timeout for the domain to go inactive, destroy."""
+
+    force_verb = "power it off"
+
+    def __init__(self, backend, dom, name):
+        super(_LibvirtPower, self).__init__(name)
+        self.be, self.dom = backend, dom
+
+    def state(self):
+        return _state_name(self.be.call("read state", self.dom.state)[0])
+
+    def is_off(self):
+        return not self.be.call("read state", self.dom.isActive)
+
+    def start(self, paused=False):
+        if paused:
+            self.be.call("start paused", self.dom.createWithFlags, libvirt.VIR_DOMAIN_START_PAUSED)
+        else:
+            self.be.call("start", self.dom.create)
+
+    def resume(self):
+        self.be.call("resume", self.dom.resume)
+
+    def suspend(self):
+        self.be.call("suspend", self.dom.suspend)
+
+    def shutdown(self, timeout, force):
+        self.be.call("shutdown", self.dom.shutdown)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.is_off():
+                return None
+            time.sleep(0.5)
+        return None
+
+    def destroy(self):
+        self.be.call("destroy", self.dom.destroy)

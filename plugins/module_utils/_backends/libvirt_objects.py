@@ -17,8 +17,9 @@ from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _rende
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _seed as seed
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import NAME_RE
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import libvirt as lv
-from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends.base import sniff_format
-from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import BackendError, SpecError
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import _host as host
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import (
+    BackendError, SpecError)
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model_objects import (
     NETWORK_COMPARED, POOL_COMPARED, VOLUME_COMPARED, network_from_params, pool_from_params, volume_from_params)
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._plan import (
@@ -43,20 +44,12 @@ class _Handler(object):
             obj = lookup(name)
         except lv.libvirt.libvirtError:
             return None
-        cur = parse(self.call("read " + self.kind, obj.XMLDesc, inactive_flag))
-        active = bool(obj.isActive())
-        cur.update(active=active, autostart=bool(obj.autostart()), state="active" if active else "inactive")
+        with self.boundary("read", name):
+            cur = parse(self.call("read " + self.kind, obj.XMLDesc, inactive_flag))
+            active = bool(self.call("read %s state" % self.kind, obj.isActive))
+            cur.update(active=active, autostart=bool(self.call("read autostart", obj.autostart)),
+                       state="active" if active else "inactive")
         return cur
-
-    def running_guests(self):
-        """{name: live domain XML root} of the running guests, read once per run."""
-        cache = getattr(self.lv, "_running_xml", None)
-        if cache is None:
-            cache = {dom.name(): ET.fromstring(self.call("read live definition", dom.XMLDesc, 0))
-                     for dom in self.call("list running guests", self.lv.conn.listAllDomains,
-                                          lv.libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE)}
-            self.lv._running_xml = cache
-        return cache
 
     def call(self, what, fn, *args):
         try:
@@ -64,6 +57,15 @@ class _Handler(object):
         except BackendError as e:
             e.kind = self.kind
             raise
+
+    def boundary(self, what, obj=None, field=None):
+        """OSError / libvirtError raised in the block -> BackendError naming this kind's object."""
+        return self.lv.boundary(what, obj, self.kind, field)
+
+    def apply(self, p, current):
+        """Carry out one plan (never in check mode); raises BackendError naming the object."""
+        with self.boundary("apply", p["name"]):
+            self._apply(p, current)
 
 
 class NetworkHandler(_Handler):
@@ -76,19 +78,22 @@ class NetworkHandler(_Handler):
         cur = self._read(self.lv.conn.networkLookupByName, spec["name"], render.parse_network,
                          lv.libvirt.VIR_NETWORK_XML_INACTIVE)
         if cur is not None and cur["active"]:
-            cur["users"] = sorted(name for name, root in self.running_guests().items()
-                                  if any(s.get("network") == spec["name"]
-                                         for s in root.findall("devices/interface/source")))
+            cur["users"] = self.users(spec["name"])  # the planner refuses a rebuild that cuts them off
         return cur
 
+    def users(self, name):
+        """Running guests with an interface on network ``name``."""
+        return _running_users(self, name, lambda root: any(
+            s.get("network") == name for s in root.findall("devices/interface/source")))
+
     def resolve(self, n):
-        if n["state"] != "absent" and n["forward"] == "bridge" and not os.path.isdir("/sys/class/net/%s/bridge" % n["bridge"]):
+        if n["state"] != "absent" and n["forward"] == "bridge" and not host.is_bridge(n["bridge"]):
             raise SpecError("%r is not a bridge on this host (create it first, e.g. with the bridge role)" % n["bridge"],
                             n["name"], "bridge", kind="network")
         return n
 
-    def apply(self, p, current):
-        n, conn, libvirt = p["desired"], self.lv.conn, lv.libvirt
+    def _apply(self, p, current):
+        n, conn = p["desired"], self.lv.conn
         if p["action"] == "delete":
             net = conn.networkLookupByName(n["name"])
             if net.isActive():
@@ -147,7 +152,7 @@ class PoolHandler(_Handler):
     def resolve(self, p):
         return p
 
-    def apply(self, p, current):
+    def _apply(self, p, current):
         pool_spec, conn = p["desired"], self.lv.conn
         if p["action"] == "delete":
             pool = conn.storagePoolLookupByName(pool_spec["name"])
@@ -187,8 +192,8 @@ class VolumeHandler(_Handler):
             pool = self.lv.conn.storagePoolLookupByName(v["pool"])
         except lv.libvirt.libvirtError:
             raise SpecError("storage pool %r does not exist" % v["pool"], v["name"], "pool", kind="volume")
-        if not pool.isActive():
-            raise SpecError("storage pool %r is not active" % v["pool"], v["name"], "pool", kind="volume")
+        if not self.call("read pool state", pool.isActive):
+            raise SpecError("storage pool %r is not active" % v["pool"], v["name"], "pool", kind=self.kind)
         if v["pool"] not in self._refreshed:
             self.call("refresh pool", pool.refresh, 0)
             self._refreshed.add(v["pool"])
@@ -201,15 +206,28 @@ class VolumeHandler(_Handler):
             return None
 
     def current(self, spec):
-        vol = self.lookup(spec)
-        if vol is None:
-            return None
-        cur = render.parse_volume(self.call("read volume", vol.XMLDesc, 0))
+        with self.boundary("read", spec["name"]):
+            vol = self.lookup(spec)
+            if vol is None:
+                return None
+            cur = render.parse_volume(self.call("read volume", vol.XMLDesc, 0))
         if spec["state"] == "absent":
-            cur["users"] = self.users(cur["path"], spec)
+            cur["users"] = self.users(cur["path"], spec)  # the planner refuses removing a volume in use
         return cur
 
+    def _existing(self, v):
+        """The volume of ``v``, which must exist (apply): BackendError when it is gone."""
+        vol = self.lookup(v)
+        if vol is None:
+            raise BackendError("volume %r not found in pool %r" % (v["name"], v["pool"]), v["name"], "name",
+                               kind=self.kind)
+        return vol
+
     def resolve(self, v):
+        with self.boundary("resolve", v["name"]):
+            return self._resolve(v)
+
+    def _resolve(self, v):
         self._pool(v)
         if v["state"] == "absent":
             return v
@@ -218,29 +236,29 @@ class VolumeHandler(_Handler):
             if b.startswith("/"):
                 if not os.path.exists(b):
                     raise SpecError("file %r does not exist" % b, v["name"], "backing", kind="volume")
-                v["backing_path"], v["backing_format"] = b, sniff_format(b)
+                v["backing_path"], v["backing_format"] = b, host.sniff_format(b)
                 v["backing_size"] = None
             else:
                 bvol = self.lookup(dict(v, name=b))
                 if bvol is None:
                     raise SpecError("volume %r not found in pool %r" % (b, v["pool"]), v["name"], "backing", kind="volume")
-                info = render.parse_volume(bvol.XMLDesc(0))
+                info = render.parse_volume(self.call("read volume %s" % b, bvol.XMLDesc, 0))
                 v["backing_path"], v["backing_format"], v["backing_size"] = info["path"], info["format"], info["size"]
         if v["source"] is not None and not os.path.isfile(v["source"]):
             raise SpecError("file %r does not exist" % v["source"], v["name"], "source", kind="volume")
         return v
 
     def users(self, path, v):
-        """Running guests with volume ``v`` (at ``path``) as a disk."""
-        return sorted(name for name, root in self.running_guests().items()
-                      if any(src.get("file") == path or (src.get("pool"), src.get("volume")) == (v["pool"], v["name"])
-                             for src in root.findall("devices/disk/source")))
+        """Running guests with a disk on this volume (by path or by pool/volume)."""
+        return _running_users(self, v["name"], lambda root: any(
+            src.get("file") == path or (src.get("pool"), src.get("volume")) == (v["pool"], v["name"])
+            for src in root.findall("devices/disk/source")))
 
-    def apply(self, p, current):
+    def _apply(self, p, current):
         v = p["desired"]
         pool = self._pool(v)
         if p["action"] == "delete":
-            self.call("delete volume", self.lookup(v).delete, 0)
+            self.call("delete volume", self._existing(v).delete, 0)
             return
         if p["action"] == "create":
             if v["source"]:
@@ -253,23 +271,23 @@ class VolumeHandler(_Handler):
                 self.call("create volume", pool.createXML, xml, 0)
                 return
         if v["size"] is not None:
-            vol = self.lookup(v)
-            if render.parse_volume(vol.XMLDesc(0))["size"] < v["size"]:
+            vol = self._existing(v)
+            if render.parse_volume(self.call("read volume", vol.XMLDesc, 0))["size"] < v["size"]:
                 self.call("grow volume", vol.resize, v["size"], 0)
 
     def _convert(self, pool, v):
-        target = os.path.join(render.parse_pool(pool.XMLDesc(0))["path"], v["name"])
+        target = os.path.join(render.parse_pool(self.call("read pool", pool.XMLDesc, 0))["path"], v["name"])
         if os.path.exists(target):
             raise BackendError("%s exists but is not a volume of pool %s" % (target, v["pool"]), v["name"], "name",
                                kind="volume")
         tmp = target + ".virtfleet-partial"
-        rc, out, err = self.lv.run_command(["qemu-img", "convert", "-O", v["format"], v["source"], tmp],
-                                           environ_update={"LC_ALL": "C"})
-        if rc != 0:
+        try:
+            self.lv.runner(["qemu-img", "convert", "-O", v["format"], v["source"], tmp], "qemu-img convert",
+                           v["name"], "source", kind=self.kind)
+        except BackendError:
             if os.path.exists(tmp):
                 os.unlink(tmp)
-            raise BackendError("qemu-img convert failed (rc %d): %s" % (rc, (err or out).strip()), v["name"], "source",
-                               kind="volume")
+            raise
         os.rename(tmp, target)
         self.call("refresh pool", pool.refresh, 0)
 
@@ -306,32 +324,54 @@ class SeedHandler(VolumeHandler):
                 "files": {k: "sha256:%s (%d bytes)" % (hashlib.sha256(v).hexdigest()[:16], len(v))
                           for k, v in sorted((obj.get("files") or {}).items())}}
 
-    def resolve(self, v):
+    def _resolve(self, v):
         self._pool(v)
         return v
 
     def current(self, spec):
-        vol = self.lookup(spec)
-        if vol is None:
-            return None
-        info = render.parse_volume(self.call("read volume", vol.XMLDesc, 0))
-        files = seed.read_iso(info["path"])
-        return dict(info, pool=spec["pool"], files=files, not_seed=files is None)
+        with self.boundary("read", spec["name"]):
+            vol = self.lookup(spec)
+            if vol is None:
+                return None
+            info = render.parse_volume(self.call("read volume", vol.XMLDesc, 0))
+            files = seed.read_iso(info["path"])
+            return dict(info, pool=spec["pool"], files=files, not_seed=files is None)
 
-    def apply(self, p, current):
+    def _apply(self, p, current):
         s = p["desired"]
         pool = self._pool(s)
         if p["action"] == "delete":
-            self.call("delete seed", self.lookup(s).delete, 0)
+            self.call("delete seed", self._existing(s).delete, 0)
             return
         data = seed.build_iso(s["files"])
         vol = self.lookup(s)
         if vol is None:
             xml = render.render_volume({"name": s["name"], "size": len(data), "format": "raw"})
             vol = self.call("create seed volume", pool.createXML, xml, 0)
-        elif vol.info()[1] < len(data):
+        elif self.call("read seed volume", vol.info)[1] < len(data):
             self.call("grow seed volume", vol.resize, len(data), 0)
-        stream = self.lv.conn.newStream(0)
+        stream = self.call("open a stream", self.lv.conn.newStream, 0)
         self.call("upload seed", vol.upload, stream, 0, len(data), 0)
-        stream.send(data)
-        stream.finish()
+        self.call("upload seed", stream.send, data)
+        self.call("upload seed", stream.finish)
+
+
+def _running_users(handler, name, uses):
+    """Names of running guests whose live definition ``uses(root)``; a guest that stops or
+    goes away while it is read is skipped."""
+    libvirt = lv.libvirt
+    out = []
+    with handler.boundary("list running guests", name):
+        doms = handler.call("list running guests", handler.lv.conn.listAllDomains,
+                            libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE)
+    for dom in doms:
+        try:
+            root = ET.fromstring(handler.call("read guest definition", dom.XMLDesc, 0))
+        except BackendError as e:
+            if e.details.get("code") in (libvirt.VIR_ERR_NO_DOMAIN, libvirt.VIR_ERR_OPERATION_INVALID):
+                continue
+            e.obj = name
+            raise
+        if uses(root):
+            out.append(dom.name())
+    return sorted(out)

@@ -29,6 +29,8 @@ from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors impor
     BackendError, SpecError, UnsupportedChange)
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _render_lxc as render
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import Capabilities
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._units import UnitError
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import _host as host
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends.base import GuestBackend
 
 LIMITS = ("memory", "vcpus", "cpu_shares")
@@ -38,8 +40,6 @@ LXC_STATES = {"RUNNING": "running", "STARTING": "running", "THAWED": "running", 
               "FREEZING": "paused", "STOPPED": "stopped", "STOPPING": "stopped", "ABORTING": "stopped"}
 # model keys LXC has no meaning for, with their defaults: anything else is an error
 TEMPLATE_RE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.-]*|/[^\0]+)$")
-BRIDGE_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,15}$")
-_ENV = {"LC_ALL": "C"}
 _LXC_ERROR_RE = re.compile(r"\.c: ?\w+: ?\d+ (?:- )?(.*)$")  # log file and stderr formats
 
 
@@ -72,14 +72,6 @@ def proc_start_time(pid):
             return int(f.read().rsplit(")", 1)[1].split()[19])
     except (IOError, OSError, IndexError, ValueError, TypeError):
         return None
-
-
-def random_mac(used):
-    """A locally generated MAC in the 00:16:3e prefix LXC itself uses, not in ``used``."""
-    while True:
-        mac = "00:16:3e:" + ":".join("%02x" % b for b in bytearray(os.urandom(3)))
-        if mac not in used:
-            return mac
 
 
 def liblxc_error(stderr):
@@ -117,18 +109,15 @@ class LxcBackend(GuestBackend):
         self._want_keys = {}
         self._version = None
         self._checked = {}
+        self.runner = host.Runner(run_command)
 
     # -- commands --------------------------------------------------------------
-    def _call(self, argv):
+    def _call(self, argv, obj=None, field=None):
         """(rc, stdout, stderr) of an argv list, in the C locale, arguments passed verbatim."""
-        return self.run_command(argv, environ_update=_ENV, expand_user_and_vars=False)
+        return self.runner(argv, obj=obj, field=field, check=False)
 
     def _run(self, argv, what, obj=None, field=None):
-        rc, out, err = self._call(argv)
-        if rc != 0:
-            raise BackendError("%s failed (rc %d): %s" % (what, rc, (err or out or "").strip()[-1500:]),
-                               obj, field, rc=rc)
-        return out
+        return self.runner(argv, what, obj, field)[1]
 
     @property
     def lxc_path(self):
@@ -148,8 +137,9 @@ class LxcBackend(GuestBackend):
 
     def version(self):
         if self._version is None:
-            with open("/proc/self/mounts") as f:
-                self._version = cgroup_version(f.read())
+            with host.boundary("reading /proc/self/mounts (cgroup version)"):
+                with open("/proc/self/mounts") as f:
+                    self._version = cgroup_version(f.read())
         return self._version
 
     def _dir(self, name):
@@ -202,6 +192,13 @@ class LxcBackend(GuestBackend):
         return render.limits(self.version(), values.get)
 
     def current(self, name):
+        try:
+            with host.boundary("read", name):
+                return self._current(name)
+        except UnitError as e:  # a cgroup memory value with a unit the kernel does not know
+            raise BackendError("cannot read the limits: %s" % e, name, "memory")
+
+    def _current(self, name):
         info = self.listing().get(name)
         if info is None:
             return None
@@ -236,6 +233,10 @@ class LxcBackend(GuestBackend):
     def resolve(self, guest):
         """Reject what LXC has no meaning for, check bridges, bind sources, template/rootfs
         and the raw config keys (with liblxc's own parser). Raises SpecError."""
+        with host.boundary("resolve", guest["name"]):
+            return self._resolve(guest)
+
+    def _resolve(self, guest):
         name = guest["name"]
         if guest["state"] == "absent":
             return guest
@@ -246,7 +247,7 @@ class LxcBackend(GuestBackend):
                                 "for backend libvirt)", name, field + ".network")
             if nic.get("model") != "virtio":
                 raise SpecError("a container NIC is a veth pair, it has no model (leave it out)", name, field + ".model")
-            if not BRIDGE_RE.match(nic["bridge"]) or not os.path.isdir("/sys/class/net/%s/bridge" % nic["bridge"]):
+            if not host.is_bridge(nic["bridge"]):
                 raise SpecError("%r is not a bridge on this host" % nic["bridge"], name, field + ".bridge")
         guest["disks"] = [self._resolve_disk(name, i, d) for i, d in enumerate(guest["disks"])]
         paths = [d["path"] for d in guest["disks"]]
@@ -343,12 +344,13 @@ class LxcBackend(GuestBackend):
 
     # -- applying --------------------------------------------------------------
     def _apply(self, plan, current):
-        if plan["action"] == "delete":
-            self._delete(plan, current)
-        elif plan["action"] == "create":
-            self._create(plan)
-        elif plan["action"] == "update":
-            self._update(plan, current)
+        with host.boundary("apply", plan["name"]):
+            if plan["action"] == "delete":
+                self._delete(plan, current)
+            elif plan["action"] == "create":
+                self._create(plan)
+            elif plan["action"] == "update":
+                self._update(plan, current)
 
     def _forget(self, name):
         self._listing = None
@@ -359,27 +361,13 @@ class LxcBackend(GuestBackend):
         desired = dict(desired, interfaces=[dict(n) for n in desired["interfaces"]])
         for nic in desired["interfaces"]:
             if not nic.get("mac"):
-                nic["mac"] = random_mac(used)
+                nic["mac"] = host.random_mac(used)
                 used.add(nic["mac"])
         return desired
 
     def _write_file(self, name, path, text):
-        """Atomic write (temp file in the same directory, fsync, rename), mode 0640, keeping the owner."""
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".virtfleet-")
-        try:
-            with os.fdopen(fd, "w") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o640)
-            if os.path.exists(path):
-                st = os.stat(path)
-                os.chown(tmp, st.st_uid, st.st_gid)
-            os.rename(tmp, path)
-        except (IOError, OSError) as e:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise BackendError("cannot write %s: %s" % (path, e), name, "config")
+        """Atomic write, mode 0640 (liblxc reads it as the container's owner), keeping the owner."""
+        host.atomic_write(path, text, 0o640, keep_owner=True, obj=name, field="config")
 
     def _write_config(self, name, lines, text):
         """Write the rendered config only when its meaning differs from ``lines``."""
@@ -437,7 +425,7 @@ class LxcBackend(GuestBackend):
         except BackendError:
             self._call(self._lxc("lxc-destroy", name))
             raise
-        self._to_state(name, desired, desired["state"])
+        host.to_state(_LxcPower(self, name), desired, desired["state"])
 
     def _rootfs_dir(self, name):
         for key, value in render.entries(render.parse(self._read_config(name))):
@@ -473,29 +461,14 @@ class LxcBackend(GuestBackend):
         for op, arg in plan["live_ops"]:
             self._set_limit(name, op[len("set_"):], arg)
         if plan.get("restart"):
-            self._stop(name, desired)
+            host.stop(_LxcPower(self, name), desired)
         if plan["state_to"]:
-            self._to_state(name, desired, plan["state_to"])
+            host.to_state(_LxcPower(self, name), desired, plan["state_to"])
 
     def _set_limit(self, name, field, value):
         for cg_file, cg_value in render.limit_settings(self.version(), field, value):
             self._run(self._lxc("lxc-cgroup", name, cg_file, cg_value), "lxc-cgroup %s %s" % (cg_file, cg_value),
                       name, field)
-
-    def _to_state(self, name, guest, want):
-        state = self._state(name)
-        if want == "running":
-            if state == "stopped":
-                self._start(name)
-            elif state == "paused":
-                self._run(self._lxc("lxc-unfreeze", name), "lxc-unfreeze", name, "state")
-        elif want == "paused":
-            if state == "stopped":
-                self._start(name)
-            if state != "paused":
-                self._run(self._lxc("lxc-freeze", name), "lxc-freeze", name, "state")
-        elif want == "stopped" and state != "stopped":
-            self._stop(name, guest)
 
     def _start(self, name):
         fd, log = tempfile.mkstemp(prefix="virtfleet-lxc-start-", suffix=".log")
@@ -515,23 +488,6 @@ class LxcBackend(GuestBackend):
         if mark:
             mark["running"] = {"pid": pid, "start": proc_start_time(pid), "config": self._read_config(name)}
             self._write_marker(name, mark)
-
-    def _stop(self, name, guest):
-        """Clean shutdown (lxc.signal.halt), wait up to shutdown_timeout; kill only with force_stop."""
-        state = self._state(name)
-        if state == "stopped":
-            return
-        if state == "paused":
-            self._run(self._lxc("lxc-unfreeze", name), "lxc-unfreeze", name, "state")
-        timeout = guest.get("shutdown_timeout", 0)
-        if guest.get("force_stop"):
-            self._run(self._lxc("lxc-stop", name, *(["-t", str(timeout)] if timeout > 0 else ["-k"])),
-                      "lxc-stop", name, "state")
-            return
-        self._call(self._lxc("lxc-stop", name, "-t", str(timeout), "--nokill"))
-        if self._state(name) != "stopped":
-            raise BackendError("did not shut down within shutdown_timeout=%ss; set force_stop: true to kill it "
-                               "after the timeout" % timeout, name, "state")
 
     def _delete(self, plan, current):
         """Named (state=absent): lxc-destroy, the rootfs with it. Pruned: the container directory is
@@ -559,3 +515,41 @@ class LxcBackend(GuestBackend):
             os.rename(self._dir(name), dest)
         except OSError as e:
             raise BackendError("cannot move %s to %s: %s" % (self._dir(name), dest, e), name, "state")
+
+
+class _LxcPower(host.Power):
+    """LXC's power primitives: lxc-start (then lxc-freeze for paused), lxc-freeze/-unfreeze,
+    lxc-stop (clean halt through lxc.signal.halt; with force_stop it kills after the timeout)."""
+
+    force_verb = "kill it"
+
+    def __init__(self, backend, name):
+        super(_LxcPower, self).__init__(name)
+        self.be = backend
+
+    def _tool(self, tool, *args):
+        return self.be._run(self.be._lxc(tool, self.name, *args), tool, self.name, "state")
+
+    def state(self):
+        return self.be._state(self.name)
+
+    def start(self, paused=False):
+        self.be._start(self.name)
+        if paused:
+            self.suspend()
+
+    def resume(self):
+        self._tool("lxc-unfreeze")
+
+    def suspend(self):
+        self._tool("lxc-freeze")
+
+    def shutdown(self, timeout, force):
+        if force:
+            self._tool("lxc-stop", *(["-t", str(timeout)] if timeout > 0 else ["-k"]))
+        else:
+            self.be._call(self.be._lxc("lxc-stop", self.name, "-t", str(timeout), "--nokill"), self.name, "state")
+        return None
+
+    def destroy(self):
+        self._tool("lxc-stop", "-k")

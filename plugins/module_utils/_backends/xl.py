@@ -17,23 +17,17 @@ mode: the runner decides whether ``apply`` runs at all.
 from __future__ import annotations
 
 import os
-import random
-import re
-import tempfile
 
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import (
     BackendError, SpecError)
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _render_xl as render
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import Capabilities
-from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends.base import GuestBackend, sniff_format
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _units as units
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import _host as host
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends.base import GuestBackend
 
-DEFAULT_CONFIG_DIR = "/etc/xen"
 DOM0 = "Domain-0"
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
-BRIDGE_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,15}$")
 SCHEDULERS = ("credit", "credit2")
-_ENV = {"LC_ALL": "C"}
-_SBIN = ("/usr/sbin", "/sbin", "/usr/local/sbin")
 
 
 class XlBackend(GuestBackend):
@@ -55,23 +49,17 @@ class XlBackend(GuestBackend):
 
     def __init__(self, params, run_command=None):
         super(XlBackend, self).__init__(params, run_command)
-        self.config_dir = params.get("xl_config_dir") or DEFAULT_CONFIG_DIR
+        self.config_dir = params["xl_config_dir"]
+        self.runner = host.Runner(run_command)
         self._xl = None
         self._list = None
         self._json = None
         self._info = None
 
     # -- commands ----------------------------------------------------------------
-    def _find(self, prog):
-        for d in os.environ.get("PATH", "").split(os.pathsep) + list(_SBIN):
-            p = os.path.join(d, prog)
-            if d and os.path.isfile(p) and os.access(p, os.X_OK):
-                return p
-        return None
-
     def xl_path(self):
         if self._xl is None:
-            self._xl = self._find("xl")
+            self._xl = host.find_program("xl")
             if self._xl is None:
                 raise BackendError("the xl toolstack was not found (backend xl runs on a Xen dom0 "
                                    "with xen-utils installed)", None, "backend")
@@ -81,12 +69,12 @@ class XlBackend(GuestBackend):
         """Run ``xl ARGS``; raise BackendError with xl's (libxl's) own text on failure."""
         return self.run([self.xl_path()] + [str(a) for a in args], **kw)
 
-    def run(self, argv, check=True):
+    def run(self, argv, check=True, timeout=None):
         """Run an argv list with LC_ALL=C; on failure (when ``check``) raise BackendError
         carrying the command's own message: ``xl create failed (rc 3): libxl: error: ...``."""
-        rc, out, err = self.run_command(argv, environ_update=_ENV)
+        rc, out, err = self.runner(argv, check=False, timeout=timeout)
         if check and rc != 0:
-            what = " ".join([os.path.basename(argv[0])] + list(argv[1:2]))
+            what = " ".join([os.path.basename(argv[0])] + [str(a) for a in argv[1:2]])
             raise BackendError("%s failed (rc %d): %s" % (what, rc, _text(err, out)), None, None,
                                rc=rc, stderr=err)
         return rc, out, err
@@ -98,7 +86,7 @@ class XlBackend(GuestBackend):
     def cfg_path(self, name, where=None):
         """``<dir>/<name>.cfg``; a name that could leave the directory is an error."""
         base = where or self.config_dir
-        if not isinstance(name, str) or not NAME_RE.match(name):
+        if not isinstance(name, str) or not host.NAME_RE.match(name):
             raise SpecError("invalid guest name %r for an xl config file" % (name,), name, "name")
         path = os.path.join(base, name + ".cfg")
         if os.path.dirname(os.path.abspath(path)) != os.path.abspath(base):
@@ -116,7 +104,11 @@ class XlBackend(GuestBackend):
     def domains(self):
         """``xl list``: {name: {domid, memory, vcpus, flags, state}}."""
         if self._list is None:
-            self._list = render.parse_xl_list(self.xl("list")[1])
+            out = self.xl("list")[1]
+            try:
+                self._list = render.parse_xl_list(out)
+            except ValueError as e:
+                raise BackendError("cannot parse `xl list` output: %s" % e)
         return self._list
 
     def domain_configs(self):
@@ -155,6 +147,10 @@ class XlBackend(GuestBackend):
             return None
 
     def current(self, name):
+        with host.boundary("read", name):
+            return self._current(name)
+
+    def _current(self, name):
         if name == DOM0:
             raise SpecError("%s is the control domain; it cannot be managed" % DOM0, name, "name")
         text = self._read_cfg(name)
@@ -189,7 +185,7 @@ class XlBackend(GuestBackend):
             return out
         for entry in entries:
             name = entry[:-len(".cfg")]
-            if not entry.endswith(".cfg") or not NAME_RE.match(name) or name == DOM0:
+            if not entry.endswith(".cfg") or not host.NAME_RE.match(name) or name == DOM0:
                 continue
             path = os.path.join(self.config_dir, entry)
             if not os.path.isfile(path) or os.path.islink(path):
@@ -257,24 +253,25 @@ class XlBackend(GuestBackend):
                 raise SpecError("file %r does not exist on the dom0" % disk["path"], name, field + ".path")
             if disk["bus"] == "sata":
                 disk["bus"] = "ide"  # xl's emulated disks are IDE (hdX) or SCSI (sdX)
-            disk["format"] = sniff_format(disk["path"])
+            disk["format"] = host.sniff_format(disk["path"])
         for i, nic in enumerate(guest["interfaces"]):
             field = "interfaces[%d]" % i
             if nic.get("network"):
                 raise SpecError("xl has no named networks: give a Linux bridge as 'bridge'",
                                 name, field + ".network")
-            if not BRIDGE_RE.match(nic["bridge"]):
+            if not host.BRIDGE_RE.match(nic["bridge"]):
                 raise SpecError("invalid bridge name %r" % nic["bridge"], name, field + ".bridge")
-            if not os.path.isdir("/sys/class/net/%s/bridge" % nic["bridge"]):
+            if not host.is_bridge(nic["bridge"]):
                 raise SpecError("%r is not a bridge on this dom0" % nic["bridge"], name, field + ".bridge")
         return guest
 
     # -- applying ----------------------------------------------------------------
     def _apply(self, plan, current):
-        if plan["action"] == "delete":
-            self._delete(plan["name"], plan["desired"], current)
-        elif plan["action"] in ("create", "update"):
-            self._converge(plan, current)
+        with host.boundary("apply", plan["name"]):
+            if plan["action"] == "delete":
+                self._delete(plan["name"], plan["desired"], current)
+            elif plan["action"] in ("create", "update"):
+                self._converge(plan, current)
 
     def _forget(self, name):
         self._invalidate()
@@ -286,7 +283,7 @@ class XlBackend(GuestBackend):
             self._write_cfg(desired, current)
         for op, arg in plan["live_ops"]:
             if op == "set_memory":
-                self.xl("mem-set", name, "%dm" % arg)
+                self.xl("mem-set", name, units.xl_mem_arg(arg))
             elif op == "set_vcpus":
                 self.xl("vcpu-set", name, arg)
             elif op == "set_cpu_shares":
@@ -296,9 +293,9 @@ class XlBackend(GuestBackend):
         if plan["autostart"] is not None:
             self._set_autostart(name, plan["autostart"])
         if plan.get("restart"):
-            self._stop(name, desired)
+            host.stop(_XlPower(self, name, desired), desired)
         if plan["state_to"]:
-            self._to_state(name, desired, plan["state_to"])
+            host.to_state(_XlPower(self, name, desired), desired, plan["state_to"])
 
     def _write_cfg(self, desired, current):
         """Render and atomically replace the config file (0600), keeping unmanaged keys."""
@@ -308,7 +305,7 @@ class XlBackend(GuestBackend):
         macs = {n["mac"] for n in desired["interfaces"] if n.get("mac")}
         for nic in desired["interfaces"]:
             if not nic.get("mac"):
-                nic["mac"] = _new_mac(macs)
+                nic["mac"] = host.random_mac(macs)
                 macs.add(nic["mac"])
         text = render.render_cfg(desired, old)
         if text == old:
@@ -316,18 +313,7 @@ class XlBackend(GuestBackend):
         if not os.path.isdir(self.config_dir):
             raise BackendError("config directory %s does not exist" % self.config_dir, name,
                                "xl_config_dir")
-        fd, tmp = tempfile.mkstemp(prefix=".%s.cfg." % name, dir=self.config_dir)
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            os.rename(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        host.atomic_write(path, text, 0o600, obj=name, field="xl_config_dir", prefix=".%s.cfg." % name)
 
     def _set_autostart(self, name, on):
         link = self.auto_path(name)
@@ -346,49 +332,6 @@ class XlBackend(GuestBackend):
         if dom is None:
             return "stopped"
         return "paused" if dom["state"] == "paused" else "running"
-
-    def _to_state(self, name, guest, want):
-        state = self._state(name)
-        if want == "running":
-            if state == "stopped":
-                self.xl("create", self.cfg_path(name))
-            elif state == "paused":
-                self.xl("unpause", name)
-        elif want == "paused":
-            if state == "stopped":
-                self.xl("create", "-p", self.cfg_path(name))
-            elif state == "running":
-                self.xl("pause", name)
-        elif want == "stopped" and state != "stopped":
-            self._stop(name, guest)
-
-    def _stop(self, name, guest):
-        """``xl shutdown -w`` bounded by shutdown_timeout; ``xl destroy`` only with force_stop."""
-        if self._state(name) == "stopped":
-            return
-        if self._state(name) == "paused":
-            self.xl("unpause", name)
-        timeout = guest.get("shutdown_timeout", 120)
-        fallback = ["-F"] if guest.get("xen_type") == "hvm" else []
-        err = ""
-        if timeout > 0:
-            timeout_bin = self._find("timeout")
-            argv = [timeout_bin, "-k", "5", str(timeout)] if timeout_bin else []
-            rc, out, err = self.run(argv + [self.xl_path(), "shutdown", "-w"] + fallback + [name],
-                                    check=False)
-            if rc == 0 and self._state(name) == "stopped":
-                return
-            err = "" if rc in (124, 137) else _text(err, out)
-        else:
-            rc, out, err = self.xl("shutdown", *(fallback + [name]), check=False)
-            err = "" if rc == 0 else _text(err, out)
-        if self._state(name) == "stopped":
-            return
-        if not guest.get("force_stop"):
-            raise BackendError("did not shut down within shutdown_timeout=%ss%s; set force_stop: true "
-                               "to destroy it after the timeout"
-                               % (timeout, " (xl shutdown: %s)" % err if err else ""), name, "state")
-        self.xl("destroy", name)
 
     def _delete(self, name, desired, current):
         if self.domains().get(name) is not None:
@@ -413,10 +356,39 @@ def _text(err, out=""):
     return "\n".join(lines).strip() or text
 
 
-def _new_mac(used):
-    """A random MAC in Xen's OUI 00:16:3e, not in ``used``."""
-    rng = random.SystemRandom()
-    while True:
-        mac = "00:16:3e:%02x:%02x:%02x" % (rng.randint(0, 0x7f), rng.randint(0, 0xff), rng.randint(0, 0xff))
-        if mac not in used:
-            return mac
+class _XlPower(host.Power):
+    """xl's power primitives: create [-p], pause/unpause, ``shutdown -w`` under coreutils'
+    timeout (``-F``: ACPI fallback for HVM guests without PV drivers), destroy."""
+
+    def __init__(self, backend, name, guest):
+        super(_XlPower, self).__init__(name)
+        self.be, self.hvm = backend, guest.get("xen_type") == "hvm"
+
+    def state(self):
+        return self.be._state(self.name)
+
+    def start(self, paused=False):
+        self.be.xl("create", *((["-p"] if paused else []) + [self.be.cfg_path(self.name)]))
+
+    def resume(self):
+        self.be.xl("unpause", self.name)
+
+    def suspend(self):
+        self.be.xl("pause", self.name)
+
+    def shutdown(self, timeout, force):
+        be = self.be
+        fallback = ["-F"] if self.hvm else []
+        if timeout > 0:
+            rc, out, err = be.run([be.xl_path(), "shutdown", "-w"] + fallback + [self.name], check=False,
+                                  timeout=timeout)
+            if rc == 0 and self.is_off():
+                return None
+            err = "" if rc in host.TIMED_OUT else _text(err, out)
+        else:
+            rc, out, err = be.xl("shutdown", *(fallback + [self.name]), check=False)
+            err = "" if rc == 0 else _text(err, out)
+        return "xl shutdown: %s" % err if err else None
+
+    def destroy(self):
+        self.be.xl("destroy", self.name)

@@ -10,9 +10,10 @@ import pytest
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _render_lxc as R
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends.lxc import (
     LxcBackend, cgroup_version, liblxc_error, parse_listing)
-from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import SpecError, UnsupportedChange
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import BackendError, SpecError, UnsupportedChange
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import guest_from_params
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._plan import plan
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._units import MIB
 
 FIX = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures")
 NAME = "vftest-rec-bb"
@@ -214,7 +215,7 @@ def test_limits_v2_render_and_read_back():
     settings = {}
     for field, value in (("memory", 256), ("vcpus", 2), ("cpu_shares", 1024)):
         settings.update(R.limit_settings(2, field, value))
-    assert settings == {"memory.max": str(256 * R.MIB), "cpu.max": "200000 100000", "cpu.weight": "39"}
+    assert settings == {"memory.max": str(256 * MIB), "cpu.max": "200000 100000", "cpu.weight": "39"}
     assert R.limits(2, settings.get) == {"memory": 256, "vcpus": 2, "cpu_shares": R.weight_to_shares(39)}
     assert R.limits(2, {"memory.max": "max", "cpu.max": "max 100000"}.get) == {
         "memory": None, "vcpus": None, "cpu_shares": None}
@@ -289,8 +290,8 @@ class FakeLxc(object):
     def __init__(self, path):
         self.path, self.calls, self.states, self.cgroups, self.refuse = path, [], {}, {}, None
 
-    def __call__(self, argv, environ_update=None, expand_user_and_vars=True):
-        assert environ_update == {"LC_ALL": "C"} and not expand_user_and_vars
+    def __call__(self, argv, environ_update=None, expand_user_and_vars=True, handle_exceptions=True):
+        assert environ_update == {"LC_ALL": "C"} and not expand_user_and_vars and not handle_exceptions
         self.calls.append(argv)
         tool, args = argv[0], argv[1:]
         name = args[args.index("-n") + 1] if "-n" in args else None
@@ -367,7 +368,7 @@ def test_fake_create_start_then_noop(fake):
     with open(os.path.join(fake.path, "c1", "virtfleet.json")) as f:
         mark = json.load(f)
     assert mark["running"]["pid"] == os.getpid() and mark["config_keys"] == ["lxc.tty.max"]
-    fake.cgroups["c1"] = {"memory.limit_in_bytes": str(64 * R.MIB), "cpu.cfs_quota_us": "100000",
+    fake.cgroups["c1"] = {"memory.limit_in_bytes": str(64 * MIB), "cpu.cfs_quota_us": "100000",
                           "cpu.cfs_period_us": "100000"}
     again = converge_fake(fake, {"name": "c1", "memory": 64, "state": "running", "config": {"lxc.tty.max": 2}})
     assert not again["changed"], again
@@ -376,10 +377,10 @@ def test_fake_create_start_then_noop(fake):
 def test_fake_restart_change_stays_pending_and_fleet_change_keeps_config(fake, tmp_path):
     spec = {"name": "c1", "memory": 64, "state": "running"}
     converge_fake(fake, spec)
-    fake.cgroups["c1"] = {"memory.limit_in_bytes": str(64 * R.MIB), "cpu.cfs_quota_us": "100000"}
+    fake.cgroups["c1"] = {"memory.limit_in_bytes": str(64 * MIB), "cpu.cfs_quota_us": "100000"}
     p = converge_fake(fake, dict(spec, disks=[{"path": str(tmp_path)}], memory=96))
     assert {f["field"]: f["apply"] for f in p["fields"]} == {"memory": "live", "disks": "restart"}
-    assert fake.calls[-1] == ["lxc-cgroup", "-P", fake.path, "-n", "c1", "memory.limit_in_bytes", str(96 * R.MIB)]
+    assert fake.calls[-1] == ["lxc-cgroup", "-P", fake.path, "-n", "c1", "memory.limit_in_bytes", str(96 * MIB)]
     again = converge_fake(fake, dict(spec, disks=[{"path": str(tmp_path)}], memory=96))
     assert not again["changed"] and again["restart_required"] and again["restart_fields"] == ["disks"]
     cfg = os.path.join(fake.path, "c1", "config")
@@ -438,3 +439,61 @@ def test_fake_rootfs_tarball_is_unpacked_into_a_new_container(fake, tmp_path):
     with pytest.raises(SpecError) as e:
         converge_fake(fake, {"name": "c2", "template": None, "rootfs": str(tmp_path / "missing.tar")})
     assert e.value.field == "rootfs"
+
+
+# -- cgroup v2 key names, and the exact values handed to lxc-cgroup for a live change -------
+def test_cgroup_v2_config_fixture_reads_as_the_v1_recording():
+    v1 = R.to_model(R.parse(MANAGED), 1, ("lxc.tty.max",))
+    v2 = R.to_model(R.parse(fixture("lxc-busybox-managed-v2.config")), 2, ("lxc.tty.max",))
+    assert v2["memory"] == v1["memory"] == 64 and v2["vcpus"] == v1["vcpus"] == 1
+    assert v2["cpu_shares"] == R.weight_to_shares(20) and R.shares_to_weight(v1["cpu_shares"]) == 20
+    assert v2["config"] == v1["config"] == {"lxc.tty.max": ["2"]}
+
+
+def test_cgroup_v2_live_values_fixture():
+    values = json.loads(fixture("lxc-cgroup-v2.json"))
+    assert R.limits(2, values.get) == {"memory": 64, "vcpus": 1, "cpu_shares": R.weight_to_shares(20)}
+    assert R.limits(2, dict(values, **{"memory.max": "max", "cpu.max": "max 100000"}).get)["memory"] is None
+
+
+def test_cgroup_v2_render_replaces_only_the_limit_keys():
+    text = R.render(R.parse(fixture("lxc-busybox-managed-v2.config")), declared(memory=96, vcpus=2), 2,
+                    ("lxc.tty.max",))
+    vals = R.meaning(R.parse(text))
+    assert vals["lxc.cgroup2.memory.max"] == [str(96 * MIB)] and vals["lxc.cgroup2.cpu.max"] == ["200000 100000"]
+    assert vals["lxc.cgroup2.cpu.weight"] == ["20"] and not any(k.startswith("lxc.cgroup.") for k in vals)
+
+
+def test_memory_with_an_unknown_unit_in_the_config_is_an_error_naming_the_container(fake):
+    converge_fake(fake, {"name": "c1", "state": "stopped"})
+    cfg = os.path.join(fake.path, "c1", "config")
+    with open(cfg, "a") as f:
+        f.write("lxc.cgroup.memory.limit_in_bytes = 64MB\n")
+    with pytest.raises(BackendError) as e:
+        LxcBackend({"lxc_path": fake.path}, fake).current("c1")
+    assert (e.value.obj, e.value.field) == ("c1", "memory") and "'64MB'" in str(e.value)
+
+
+@pytest.mark.parametrize("version, expected", [
+    (1, [["memory.limit_in_bytes", str(96 * 1024 * 1024)],
+         ["cpu.cfs_period_us", "100000"], ["cpu.cfs_quota_us", "200000"],
+         ["cpu.shares", "1024"]]),
+    (2, [["memory.max", str(96 * 1024 * 1024)], ["cpu.max", "200000 100000"], ["cpu.weight", "39"]]),
+])
+def test_live_limits_hand_lxc_cgroup_bytes_and_the_keys_of_the_hosts_cgroup_version(
+        fake, monkeypatch, version, expected):
+    monkeypatch.setattr("ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends.lxc.cgroup_version",
+                        lambda text: version)
+    spec = {"name": "c1", "memory": 64, "vcpus": 1, "cpu_shares": 512, "state": "running"}
+    converge_fake(fake, spec)
+    with open(os.path.join(fake.path, "c1", "config")) as f:
+        keys = {k for k in R.meaning(R.parse(f.read())) if k.startswith("lxc.cgroup")}
+    assert keys == {R.CGROUP_PREFIX[version] + f for files in R.LIMIT_FILES[version].values() for f in files}
+    fake.cgroups["c1"] = dict(R.limit_settings(version, "memory", 64) + R.limit_settings(version, "vcpus", 1)
+                              + R.limit_settings(version, "cpu_shares", 512))
+    n = len(fake.calls)
+    p = converge_fake(fake, dict(spec, memory="96MiB", vcpus=2, cpu_shares=1024))
+    assert {f["field"]: f["apply"] for f in p["fields"]} == {"memory": "live", "vcpus": "live", "cpu_shares": "live"}
+    sets = [c[5:] for c in fake.calls[n:] if c[0] == "lxc-cgroup" and len(c) == 7]
+    assert sorted(sets) == sorted(expected)  # in the planner's field order
+    assert all(c[:5] == ["lxc-cgroup", "-P", fake.path, "-n", "c1"] for c in fake.calls[n:] if c[0] == "lxc-cgroup")

@@ -11,7 +11,7 @@ from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends.lib
 CAPS = LibvirtBackend.caps
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._plan import plan
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._render_libvirt import (
-    is_managed, parse_domain, render_domain)
+    marker, parse_domain, render_domain)
 
 FIX = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures")
 
@@ -104,7 +104,7 @@ def test_render_keeps_unmanaged_devices_and_uuid():
     assert out.findtext("uuid") == src.findtext("uuid")
     assert len(out.findall("devices/controller")) == len(src.findall("devices/controller"))
     assert out.findtext("currentMemory") == str(100 * 1024)
-    assert is_managed(out)
+    assert marker(out) is not None
 
 
 def test_absent_and_create_plans():

@@ -261,7 +261,7 @@ def test_stop_times_out_without_force_then_destroys_with_it(tmp_path, xl_bin, co
 
 def test_missing_xl_is_a_clear_error(tmp_path, monkeypatch, confdir):
     monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.setattr("ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends.xl._SBIN", ())
+    monkeypatch.setattr("ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends._host._SBIN", ())
     with pytest.raises(BackendError) as e:
         backend(confdir, FakeXl()).current("vftest-u")
     assert "xl toolstack was not found" in str(e.value)

@@ -207,9 +207,3 @@ def test_xl_list_l_readonly_disk_without_readwrite_key():
                                    "on_crash": "restart_rename"}}
     x = render.parse_xl_list_json(json.dumps([item]))["x"]
     assert x["disks"][0]["readonly"] and x["on_crash"] == "rename-restart"
-
-
-def test_sched_table():
-    rows = render.parse_sched(fixture("xl-sched-credit2.txt"))
-    assert rows["Domain-0"] == {"domid": 0, "weight": 256, "cap": 0}
-    assert rows["vftest-rec-pv"]["weight"] == 512
