@@ -13,6 +13,7 @@ import os
 import time
 import traceback
 import xml.etree.ElementTree as ET
+from urllib.parse import urlsplit
 
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import BackendError, SpecError
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _render_libvirt as render
@@ -71,6 +72,20 @@ class LibvirtBackend(GuestBackend):
     @classmethod
     def import_error(cls):
         return LIBVIRT_IMPORT_ERROR
+
+    # -- where checks run ------------------------------------------------------
+    @property
+    def local(self):
+        """True when ``uri`` names a libvirtd on the machine the module runs on."""
+        return urlsplit(self.uri).hostname in (None, "", "localhost", "127.0.0.1", "::1")
+
+    def local_only(self, obj, field, kind="guest"):
+        """Refuse a check that reads this machine's filesystem when ``uri`` is another host:
+        it would be made on the wrong machine (docs/guest-engine.md, What runs where)."""
+        if not self.local:
+            raise SpecError("is checked on the filesystem of the machine the module runs on, but uri %r is "
+                            "another host; run the module on the hypervisor itself (uri qemu:///system)"
+                            % self.uri, obj, field, kind=kind)
 
     # -- connection and retries ------------------------------------------------
     @property
@@ -227,6 +242,7 @@ class LibvirtBackend(GuestBackend):
                 fmt = ET.fromstring(self.call("read volume %s" % disk["volume"], vol.XMLDesc, 0)).find("target/format")
                 disk["format"] = fmt.get("type") if fmt is not None else "raw"
             else:
+                self.local_only(name, field + ".path")
                 if not os.path.exists(disk["path"]):
                     raise SpecError("file %r does not exist" % disk["path"], name, field + ".path")
                 disk["is_block"] = os.path.exists(disk["path"]) and not os.path.isfile(disk["path"])
@@ -238,7 +254,7 @@ class LibvirtBackend(GuestBackend):
                 except libvirt.libvirtError:
                     raise SpecError("network %r does not exist" % nic["network"], name,
                                     "interfaces[%d].network" % i)
-            elif not host.is_bridge(nic["bridge"]):
+            elif self.local_only(name, "interfaces[%d].bridge" % i) or not host.is_bridge(nic["bridge"]):
                 raise SpecError("%r is not a bridge on this host" % nic["bridge"], name,
                                 "interfaces[%d].bridge" % i)
         return guest
@@ -363,6 +379,7 @@ class LibvirtBackend(GuestBackend):
                 vol = self.conn.storageVolLookupByPath(disk["path"])
             except libvirt.libvirtError:
                 vol = None
+                self.local_only(None, "remove_storage")
                 if os.path.isfile(disk["path"]):
                     with host.boundary("removing %s" % disk["path"], field="remove_storage"):
                         os.unlink(disk["path"])

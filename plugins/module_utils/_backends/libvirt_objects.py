@@ -87,7 +87,8 @@ class NetworkHandler(_Handler):
             s.get("network") == name for s in root.findall("devices/interface/source")))
 
     def resolve(self, n):
-        if n["state"] != "absent" and n["forward"] == "bridge" and not host.is_bridge(n["bridge"]):
+        if n["state"] != "absent" and n["forward"] == "bridge" and (
+                self.lv.local_only(n["name"], "bridge", "network") or not host.is_bridge(n["bridge"])):
             raise SpecError("%r is not a bridge on this host (create it first, e.g. with the bridge role)" % n["bridge"],
                             n["name"], "bridge", kind="network")
         return n
@@ -168,6 +169,7 @@ class PoolHandler(_Handler):
         if p["action"] == "create":
             self.call("build pool", pool.build, 0)  # dir pools: mkdir -p with the mode
         if p["action"] == "create" or any(a.startswith("redefine") for a in p["actions"]):
+            self.lv.local_only(pool_spec["name"], "mode", "pool")
             os.chmod(pool_spec["path"], int(pool_spec["mode"], 8))
         if any(a.startswith("autostart") for a in p["actions"]):
             self.call("set autostart", pool.setAutostart, 1 if pool_spec["autostart"] else 0)
@@ -234,6 +236,7 @@ class VolumeHandler(_Handler):
         if v["backing"] is not None:
             b = v["backing"]
             if b.startswith("/"):
+                self.lv.local_only(v["name"], "backing", "volume")
                 if not os.path.exists(b):
                     raise SpecError("file %r does not exist" % b, v["name"], "backing", kind="volume")
                 v["backing_path"], v["backing_format"] = b, host.sniff_format(b)
@@ -244,7 +247,8 @@ class VolumeHandler(_Handler):
                     raise SpecError("volume %r not found in pool %r" % (b, v["pool"]), v["name"], "backing", kind="volume")
                 info = render.parse_volume(self.call("read volume %s" % b, bvol.XMLDesc, 0))
                 v["backing_path"], v["backing_format"], v["backing_size"] = info["path"], info["format"], info["size"]
-        if v["source"] is not None and not os.path.isfile(v["source"]):
+        if v["source"] is not None and (self.lv.local_only(v["name"], "source", "volume")
+                                        or not os.path.isfile(v["source"])):
             raise SpecError("file %r does not exist" % v["source"], v["name"], "source", kind="volume")
         return v
 
@@ -334,6 +338,7 @@ class SeedHandler(VolumeHandler):
             if vol is None:
                 return None
             info = render.parse_volume(self.call("read volume", vol.XMLDesc, 0))
+            self.lv.local_only(spec["name"], "uri", "cloud_init")  # the seed's files are read from its file
             files = seed.read_iso(info["path"])
             return dict(info, pool=spec["pool"], files=files, not_seed=files is None)
 
