@@ -6,8 +6,6 @@ hundreds. The only place that calls exit_json/fail_json."""
 
 from __future__ import annotations
 
-from ansible.module_utils.basic import missing_required_lib
-
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import VirtfleetError
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import (
     guests_from_params, view)
@@ -16,6 +14,7 @@ from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends imp
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import libvirt as lv
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import libvirt_objects as lvo
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _seed as seed
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _deps
 
 _RESULT_KEYS = ("kind", "name", "action", "changed", "actions", "fields", "pending_restart",
                 "restart_fields", "managed")
@@ -117,8 +116,7 @@ def converge(module, raw_guests, prune=False, prune_storage=False, single=False)
     except VirtfleetError as e:
         _fail(module, e, [])
     if backend_cls.import_error():
-        module.fail_json(msg=missing_required_lib(backend_cls.required_lib),
-                         exception=backend_cls.import_error())
+        _deps.require(module, backend_cls.required_lib)  # respawns or fails
     try:
         guests, errors = guests_from_params(raw_guests, backend_cls.name)
     except VirtfleetError as e:
@@ -183,9 +181,9 @@ OBJECT_HANDLERS = {"network": lvo.NetworkHandler, "pool": lvo.PoolHandler, "volu
 def converge_objects(module, kind, raw_specs, single=False):
     """Converge networks, pools or volumes (libvirt); exits the module."""
     if lv.libvirt is None:
-        module.fail_json(msg=missing_required_lib("libvirt-python"), exception=lv.LIBVIRT_IMPORT_ERROR)
+        _deps.require(module, "libvirt")  # respawns under the system Python or fails
     if kind == "cloud_init" and seed.pycdlib is None:
-        module.fail_json(msg=missing_required_lib("pycdlib"), exception=seed.PYCDLIB_IMPORT_ERROR)
+        _deps.require(module, "pycdlib")
     handler_cls = OBJECT_HANDLERS[kind]
     specs, errors, seen = [], [], set()
     for raw in raw_specs:
