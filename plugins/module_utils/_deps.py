@@ -79,13 +79,21 @@ def install_hint(import_name, os_release):
             "it for the system Python." % (lib["pip"], sys.executable))
 
 
-def require(module, import_name, os_release_path="/etc/os-release"):
+def missing_message(import_name, os_release_path="/etc/os-release"):
+    """``missing_required_lib``'s sentence plus what to install on this host."""
+    import_name = _BY_PIP.get(import_name, import_name)
+    return "%s %s" % (missing_required_lib(LIBS[import_name]["pip"]),
+                      install_hint(import_name, read_os_release(os_release_path)))
+
+
+def require(module, import_name, os_release_path="/etc/os-release", fail=True):
     """Import ``import_name`` (``libvirt``, ``lxml`` or ``pycdlib``; the pip names
     ``libvirt-python`` etc. are accepted too) and return the Python module.
 
     When this interpreter lacks it and the module has not respawned yet, re-execute the module
     under the first system interpreter that has it (this call does not return then). Otherwise
-    fail the module naming the pip package and the OS package for this host's OS family.
+    fail the module naming the pip package and the OS package for this host's OS family, or,
+    with ``fail=False`` (the library is optional for the caller), return None.
     """
     import_name = _BY_PIP.get(import_name, import_name)
     if import_name not in LIBS:
@@ -98,7 +106,7 @@ def require(module, import_name, os_release_path="/etc/os-release"):
         interpreter = probe_interpreters_for_module(SYSTEM_INTERPRETERS, import_name)
         if interpreter:
             respawn_module(interpreter)
-    module.fail_json(msg="%s %s" % (missing_required_lib(LIBS[import_name]["pip"]),
-                                    install_hint(import_name, read_os_release(os_release_path))),
-                     exception=error)
+    if not fail:
+        return None
+    module.fail_json(msg=missing_message(import_name, os_release_path), exception=error)
     return None  # not reached with a real module

@@ -123,3 +123,10 @@ def test_unknown_os_and_unreadable_os_release(world, tmp_path):
         _deps.require(m, "libvirt", os_release_path=str(tmp_path / "absent"))
     assert _deps.os_family({}) is None
     assert "Install libvirt-python for the Python that runs the module" in m.failed["msg"]
+
+
+def test_optional_library_returns_none_after_the_respawn_attempt(world):
+    m = FakeModule()
+    assert _deps.require(m, "libvirt", os_release_path=world["os_release"], fail=False) is None
+    assert m.failed is None and world["probed"] == [(_deps.SYSTEM_INTERPRETERS, "libvirt")]
+    assert "python3-libvirt" in _deps.missing_message("libvirt-python", world["os_release"])
