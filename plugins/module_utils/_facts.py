@@ -20,6 +20,7 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import sys
 
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _render_libvirt as render_lv
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import VirtfleetError
@@ -447,7 +448,8 @@ def gather(params, run, libvirt_mod=None, libvirt_error=None, lxc_backend=None, 
     asked = params.get("toolstacks")
     wanted = set(asked) if asked else set(TOOLSTACKS)
     warnings = []
-    facts = {"gathered": sorted(subsets)}
+    facts = {"gathered": sorted(subsets),
+             "python": {"executable": sys.executable, "version": "%d.%d.%d" % sys.version_info[:3]}}
     needs_toolstacks = subsets & {"toolstacks", "pools", "networks", "guests"}
 
     tools = {}

@@ -117,6 +117,13 @@ ansible_facts:
           elements: str
           returned: always
           sample: [bridges, cpu, guests, hugepages, memory, networks, pools, security, toolstacks]
+        python:
+          description:
+            - C(executable) and C(version) of the Python that gathered the facts. After a respawn (the
+              interpreter Ansible used lacked libvirt-python) this is the system Python that has it.
+          type: dict
+          returned: always
+          sample: {executable: /usr/bin/python3, version: 3.11.2}
         virtualization:
           description: V(hardware) (KVM usable) or V(emulation-only) (QEMU TCG).
           type: str
