@@ -70,7 +70,7 @@ def install_hint(import_name, os_release):
     where = os_release.get("PRETTY_NAME") or os_release.get("ID") or "this host"
     if family and lib.get(family):
         return ("On %s (OS family %s) install the OS package %s (%s %s), which serves the system "
-                "Python %s; the module re-executes there by itself."
+                "Python %s; a module run by another Python re-executes there."
                 % (where, family, lib[family], _INSTALLER[family], lib[family], SYSTEM_INTERPRETERS[0]))
     if family:
         return ("On %s (OS family %s) %s is not packaged: install it for the Python that runs the "
@@ -82,8 +82,8 @@ def install_hint(import_name, os_release):
 def missing_message(import_name, os_release_path="/etc/os-release"):
     """``missing_required_lib``'s sentence plus what to install on this host."""
     import_name = _BY_PIP.get(import_name, import_name)
-    return "%s %s" % (missing_required_lib(LIBS[import_name]["pip"]),
-                      install_hint(import_name, read_os_release(os_release_path)))
+    return "%s. %s" % (missing_required_lib(LIBS[import_name]["pip"]).rstrip("."),
+                       install_hint(import_name, read_os_release(os_release_path)))
 
 
 def require(module, import_name, os_release_path="/etc/os-release", fail=True):
