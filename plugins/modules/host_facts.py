@@ -24,7 +24,8 @@ description:
     totals over all guests and over the running ones. libvirt domains (any fleet, managed or not),
     LXC containers of O(lxc_path) and Xen guests (running domains and the cfg files of O(xl_config_dir)).
   - When libvirt is installed but the Python running the module lacks libvirt-python, the module
-    re-executes under the system Python that has it (C(/usr/bin/python3) with C(python3-libvirt)).
+    re-executes under the system Python that has it (C(/usr/bin/python3) with C(python3-libvirt), which
+    the C(kvm_host), C(lxc_host) and C(xen_host) roles install).
 attributes:
   check_mode:
     support: full
@@ -70,7 +71,6 @@ requirements:
   - the LXC tools (C(lxc-ls)) to read containers, C(xl) on a Xen dom0 to read Xen guests
 seealso:
   - module: virtfleet.hypervisor.guests
-  - role: virtfleet.hypervisor.kvm_host
 author:
   - virtfleet maintainers (@virtfleet)
 """
