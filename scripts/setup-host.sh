@@ -11,6 +11,7 @@ PACKAGES=(
   libvirt-clients libvirt-dev pkg-config qemu-system-x86 qemu-utils
   lxc busybox-static debootstrap dnsmasq-base iptables bridge-utils iproute2
   virtinst libxml2-utils e2fsprogs openssh-client python3-venv shellcheck
+  python3-libvirt python3-lxml python3-pycdlib
 )
 
 missing=()

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import traceback
 
-from ansible.module_utils.basic import missing_required_lib
-
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import (
     BackendError, SpecError, VirtfleetError)
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _model
@@ -29,6 +27,7 @@ from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends imp
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import libvirt as lv
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import libvirt_objects as lvo
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _seed as seed
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _deps
 
 # Every result of every kind carries these keys (RETURN docs: results).
 RESULT_KEYS = ("kind", "name", "action", "changed", "failed", "actions", "fields", "restart_required",
@@ -317,8 +316,10 @@ def _fail(module, err, results):
 
 
 def _require(module, name, import_error):
+    """A library missing here: respawn under the system Python that has it, or fail naming
+    the OS package to install (_deps)."""
     if import_error:
-        module.fail_json(msg=missing_required_lib(name), exception=import_error)
+        _deps.require(module, name)
 
 
 def run(module, kind, raws, single=False, prune=False, prune_storage=False):
