@@ -72,4 +72,3 @@ class GuestBackend(object):
 
     def close(self):
         pass
-
