@@ -83,4 +83,3 @@ class GuestBackend(object):
 
     def close(self):
         pass
-

@@ -131,7 +131,7 @@ def test_random_mac_is_unicast_in_the_xen_oui_and_unused():
             return next(self.values)
 
     assert host.random_mac({"00:16:3e:00:00:01"}, Rng()) == "00:16:3e:00:00:02"
-    macs = {host.random_mac(()) for _ in range(200)}
+    macs = {host.random_mac(()) for _i in range(200)}
     assert all(m.startswith("00:16:3e:") and int(m.split(":")[3], 16) <= 0x7f for m in macs)
 
 
