@@ -92,19 +92,17 @@ class GuestKind(object):
             return current["state"] if current else "absent"
         return "absent" if p["action"] in ("delete", "prune") else p["desired"]["state"]
 
-    def prune(self, fleet, declared, prune_storage):
-        """Plans removing the managed guests of ``fleet`` that are not declared."""
-        out = []
-        for name in self.backend.managed_names(fleet):
-            if name in declared:
-                continue
-            current = self.backend.current(name)
-            spec = {"name": name, "state": "absent", "remove_storage": prune_storage,
-                    "shutdown_timeout": 0, "force_stop": True}
-            p = _plan.plan(spec, current, self.caps, self.restart)
-            p["action"] = "prune"
-            out.append((p, current))
-        return out
+    def prune_candidates(self, fleet, declared):
+        """The managed guests of ``fleet`` that are not declared."""
+        return [n for n in self.backend.managed_names(fleet) if n not in declared]
+
+    def prune_plan(self, name, prune_storage):
+        current = self.backend.current(name)
+        spec = {"name": name, "state": "absent", "remove_storage": prune_storage,
+                "shutdown_timeout": 0, "force_stop": True}
+        p = _plan.plan(spec, current, self.caps, self.restart)
+        p["action"] = "prune"
+        return p, current
 
 
 class _ObjectKind(object):
@@ -257,7 +255,16 @@ class Run(object):
                 self.errors.append(_wrap(e, spec["name"], "read/plan", self.kind_name))
         if prune is not None:
             declared = {s["name"] for s in specs} | {e.obj for e in self.errors}
-            work.extend(pc + (kind,) for pc in kind.prune(prune[0], declared, prune[1]))
+            try:
+                names = kind.prune_candidates(prune[0], declared)
+            except Exception as e:  # pylint: disable=broad-except
+                self.errors.append(_wrap(e, None, "listing guests to prune", self.kind_name))
+                names = []
+            for name in names:
+                try:
+                    work.append(kind.prune_plan(name, prune[1]) + (kind,))
+                except Exception as e:  # pylint: disable=broad-except
+                    self.errors.append(_wrap(e, name, "read (prune)", self.kind_name))
         for p, current, k in work:
             if not p["changed"] or self.check_mode:
                 continue
