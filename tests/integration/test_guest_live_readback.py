@@ -107,7 +107,7 @@ def test_live_memory_and_vcpus_read_back_from_the_running_guest(conn, boot_files
     r = run_module("guest", dict(args, memory="160MiB", vcpus=2))
     assert r["rc"] == 0 and r["changed"], r
     assert {f["field"]: f["apply"] for f in r["fields"]} == {"memory": "live", "vcpus": "live"}
-    assert not r["pending_restart"]
+    assert not r["restart_required"]
 
     assert _wait("live memory (virDomainGetInfo)", lambda: dom.info()[2], 160 * 1024) == 160 * 1024
     assert dom.memoryStats()["actual"] == 160 * 1024  # the balloon's own figure, in KiB

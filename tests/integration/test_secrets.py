@@ -53,7 +53,7 @@ def test_no_secret_in_any_output_at_vvv(conn, pool, tmp_path):
         assert "TASK [guests" in out and "TASK [cloud_init]" in out and "ok=" in out, out[-3000:]
         for secret in (PASSWORD, KEY, NETCFG, "AAAAvfSecretKey9c"):
             assert secret not in out, "secret %r printed:\n%s" % (secret, out[max(0, out.find(secret) - 1500):][:3000])
-        assert '"passwd": "********"' in out  # masked, not dropped
+        assert '"passwd": "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"' in out  # masked, not dropped
         assert '"version": 2' in out, "a short value is not masked everywhere"
     assert "guest '%ssec-bad': memory" % PREFIX in outputs[1]
     assert conn.lookupByName(PREFIX + "sec1") and conn.lookupByName(PREFIX + "sec2")
