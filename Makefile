@@ -4,7 +4,7 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: setup setup-host setup-venv lab-image lab-image-full demo test test-unit test-integration test-sanity test-lab lint bench build clean
+.PHONY: setup setup-host setup-venv lab-image-base lab-image lab-image-full demo demo-clean test test-unit test-integration test-sanity test-lab lint bench build clean
 
 setup: setup-host setup-venv lab-image  ## idempotent: a second run changes nothing
 
@@ -17,15 +17,21 @@ setup-venv:
 LAB_VARIANTS := cloudinit xen
 LAB_VARIANTS_FULL := security
 
-lab-image: setup-host  ## the base lab image and the variants make test boots
+lab-image-base: setup-host  ## the base lab image only (what make demo boots)
 	@bash scripts/build-lab-image.sh
+
+lab-image: lab-image-base  ## the base lab image and the variants make test boots
 	@for v in $(LAB_VARIANTS); do bash scripts/build-lab-image.sh --variant $$v || exit 1; done
 
 lab-image-full: lab-image  ## plus the SELinux/AppArmor image of make test-lab
 	@for v in $(LAB_VARIANTS_FULL); do bash scripts/build-lab-image.sh --variant $$v || exit 1; done
 
-demo: setup  ## converge the example local lab (inventories/local), twice, and show it
+# make demo needs only the host, the venv and the base image (no cloudinit/xen variants).
+demo: setup-host setup-venv lab-image-base  ## converge the example local lab (inventories/local), twice, and show it
 	@bash scripts/demo.sh
+
+demo-clean: setup-venv  ## remove exactly the demo's named objects (guests, container, volumes, pool, network)
+	@bash scripts/demo.sh clean
 
 # make test (CI): unit, integration (real libvirtd and LXC), sanity, and the lab VM tests that
 # fit CI's budget: lab VM ping, seed boot, one Xen dom0 end-to-end test (~3 min), the molecule
