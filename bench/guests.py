@@ -24,8 +24,10 @@ PREFIX = "vfbench-"
 VENV_BIN = os.path.join(ROOT, ".venv", "bin")
 
 
-def community_libvirt():
-    target = os.path.join(BENCH_COLL, "ansible_collections", "community", "libvirt")
+def community_collection(name="libvirt"):
+    """Unpack community.<name> from the `ansible` wheel into the bench-only collections path
+    (not .venv/collections: make test never sees it)."""
+    target = os.path.join(BENCH_COLL, "ansible_collections", "community", name)
     if os.path.isdir(target):
         return
     with tempfile.TemporaryDirectory() as tmp:
@@ -33,8 +35,8 @@ def community_libvirt():
                         "-d", tmp], check=True)
         wheel = [f for f in os.listdir(tmp) if f.endswith(".whl")][0]
         with zipfile.ZipFile(os.path.join(tmp, wheel)) as z:
-            members = [m for m in z.namelist() if m.startswith("ansible_collections/community/libvirt/")]
-            z.extractall(BENCH_COLL, members)
+            prefix = "ansible_collections/community/%s/" % name
+            z.extractall(BENCH_COLL, [m for m in z.namelist() if m.startswith(prefix)])
 
 
 def purge(conn):
@@ -108,7 +110,7 @@ def measure(conn, make, names):
 
 def main():
     sizes = [int(a) for a in sys.argv[1:]] or [50, 100, 200]
-    community_libvirt()
+    community_collection("libvirt")
     conn = libvirt.open("qemu:///system")
     rows = []
     try:
