@@ -93,8 +93,8 @@ def playbook(names):
 def run_playbook(text, check=False):
     with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as f:
         f.write(text)
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.pathsep.join(
-        [os.path.join(ROOT, ".venv", "collections"), BENCH_COLL]),
+    env = dict(os.environ,
+               ANSIBLE_COLLECTIONS_PATH=os.pathsep.join([os.path.join(ROOT, ".venv", "collections"), BENCH_COLL]),
                ANSIBLE_PYTHON_INTERPRETER=os.path.join(VENV_BIN, "python"))
     argv = [os.path.join(VENV_BIN, "ansible-playbook"), "-i", "localhost,", "-c", "local", f.name]
     t0 = time.monotonic()

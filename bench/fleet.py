@@ -117,7 +117,7 @@ def measure(n_hosts, guests):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     ap.add_argument("hosts", nargs="*", type=int, default=[1, 5, 10])
     ap.add_argument("--guests", type=int, default=100, help="guests per host")
     args = ap.parse_args()

@@ -132,7 +132,7 @@ def main():
     if not anchor:
         print("| N | virtfleet create s | virtfleet no-op s | no-op changed=0 |")
         print("|---|---|---|---|")
-        for n, (vc, vn, vok), _ in rows:
+        for n, (vc, vn, vok), _anchor in rows:
             print("| %d | %.2f | %.2f | %s |" % (n, vc, vn, vok))
         return
     print("| N | virtfleet create s | virtfleet no-op s | no-op changed=0 | community.libvirt create s "

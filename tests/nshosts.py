@@ -73,7 +73,7 @@ def _host_roots(prefix, base):
 def _prepare(root):
     """Private dirs: /etc/libvirt's *.conf and nwfilter (no networks, no guests), a fresh
     host_uuid, and the system's QEMU capabilities cache."""
-    for sub, _ in BINDS:
+    for sub, _target in BINDS:
         os.makedirs(os.path.join(root, sub), exist_ok=True)
     etc = os.path.join(root, "etc")
     for path in glob.glob("/etc/libvirt/*.conf"):
