@@ -57,8 +57,12 @@ lint: setup-venv
 	@bash scripts/sanity.sh
 	@$(VENV)/bin/ansible-lint --profile production
 
-bench: setup-host setup-venv
+# guests vs community.libvirt (~10 min), 1/5/10 namespaced libvirt hosts x 100 guests,
+# 50 LXC containers vs community.general.lxc_container (~20 min in all on 2 cores).
+bench: setup-host setup-venv  ## timings for docs/benchmarks.md
 	@$(PY) bench/guests.py
+	@$(PY) bench/fleet.py
+	@$(PY) bench/containers.py
 
 build: setup-venv
 	@$(VENV)/bin/ansible-galaxy collection build --force --output-path .build
