@@ -51,7 +51,13 @@ if ! grep -qs ' /dev/hugepages hugetlbfs ' /proc/mounts; then
   huge_changed=1
 fi
 
-running() { pgrep -x "$1" >/dev/null; }
+# The system daemons by their pid files: simulated hosts (tests/nshosts.py) run more
+# libvirtd/virtlogd processes of the same name, which are not ours to count or stop.
+pidof_daemon() { local f="/run/$1.pid"; [ -s "$f" ] && cat "$f"; }
+running() {
+  local pid
+  pid=$(pidof_daemon "$1") && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$1" ]
+}
 
 start_daemons() {
   if have_systemd; then
@@ -67,7 +73,7 @@ restart_libvirtd() {
   if have_systemd; then
     systemctl restart libvirtd
   else
-    pkill -x libvirtd || true
+    if running libvirtd; then kill "$(pidof_daemon libvirtd)" || true; fi
     for _ in $(seq 50); do running libvirtd || break; sleep 0.1; done
     libvirtd -d
   fi
