@@ -443,3 +443,30 @@ def test_prune_touches_only_its_own_fleet(dom0):
     assert r["changed"]
     left = sorted(dom0.ssh("cd /etc/xen && ls vftest-*.cfg").split())
     assert left == [f"{PREFIX}p-foreign.cfg", f"{PREFIX}p-kept.cfg", f"{PREFIX}p-other.cfg"]
+
+
+@pytest.mark.lab_full
+def test_host_facts_on_the_dom0(dom0):
+    """host_facts on a Xen dom0 (Debian's system python3, no libvirt): Xen's version, the
+    running and the stopped guest with what they commit, Domain-0 left out; nothing changes."""
+    run, off = PREFIX + "facts-run", PREFIX + "facts-off"
+    ok(dom0.guest(guest_spec(dom0, run)))
+    ok(dom0.guest(guest_spec(dom0, off, memory=64, vcpus=2, state="stopped")))
+    before = dom0.snapshot()
+    r = ok(dom0.module("host_facts", {"gather": ["all"]}, check=True))
+    dom0.assert_unchanged(before)
+    assert r["changed"] is False
+    f = r["ansible_facts"]["virtfleet_host"]
+    xen = f["toolstacks"]["xen"]
+    assert xen["present"] and xen["dom0"] and xen["version"].startswith("4.17"), xen
+    assert xen["scheduler"] in ("credit", "credit2") and xen["total_memory_mib"] > 0
+    assert f["python"]["executable"].startswith("/usr/bin/python3")  # the system Python, no venv
+    guests = {g["name"]: g for g in f["guests"]}
+    assert "Domain-0" not in guests
+    assert {k: guests[run][k] for k in ("backend", "state", "vcpus", "memory_mib", "managed")} == \
+        {"backend": "xen", "state": "running", "vcpus": 1, "memory_mib": 96, "managed": True}
+    assert {k: guests[off][k] for k in ("backend", "state", "vcpus", "memory_mib")} == \
+        {"backend": "xen", "state": "stopped", "vcpus": 2, "memory_mib": 64}
+    assert f["committed"]["running"]["memory_mib"] >= 96
+    assert f["cpu"]["count"] >= 1 and f["memory"]["total_mib"] > 0
+    print("host_facts on the dom0: %s s" % r["took_s"])
