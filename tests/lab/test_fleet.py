@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -84,12 +85,14 @@ def fleet(tmp_path_factory):
     assert PLAYBOOK.exists(), f"{PLAYBOOK} missing: make setup-venv"
     inv_dir = tmp_path_factory.mktemp("fleet")
     shutil.copytree(FLEET, inv_dir, dirs_exist_ok=True)
-    names = {"kvm": "vftest-kvm", "lxc": "vftest-lxc", "xen": "vftest-xen"}
+    # lab VM names are unique per run; inventory names are fixed (tests/lab/fleet/host_vars)
+    run = uuid.uuid4().hex[:6]
+    names = {kind: f"vftest-fleet-{kind}-{run}" for kind in ("kvm", "lxc", "xen")}
     vms: dict[str, dict] = {}
     try:
         # All three boot at once (QEMU processes; the dom0 is the slowest, ~75 s).
         t0 = time.monotonic()
-        vms["xen"] = labvm.start(names["xen"], **labvm.xenlabvm.start())
+        vms["xen"] = labvm.start(names["xen"], **labvm.xen_boot())
         vms["kvm"] = labvm.start(names["kvm"], image=HV_IMAGE, memory=1024)
         vms["lxc"] = labvm.start(names["lxc"], image=HV_IMAGE, memory=768)
         for kind in ("kvm", "lxc", "xen"):
@@ -100,7 +103,8 @@ def fleet(tmp_path_factory):
         for kind, group in (("kvm", "kvm_hosts"), ("lxc", "lxc_hosts"), ("xen", "xen_hosts")):
             vm = vms[kind]
             extra = f", lab_dom0_kernel: {kernel}" if kind == "xen" else ""
-            hosts.append(f"        {group}:\n          hosts:\n            {vm['name']}: "
+            vm["host"] = f"vftest-{kind}"
+            hosts.append(f"        {group}:\n          hosts:\n            {vm['host']}: "
                          f"{{ansible_host: {vm['ssh_host']}, ansible_port: {vm['ssh_port']}, "
                          f"ansible_ssh_private_key_file: {vm['key']}{extra}}}\n")
         (inv_dir / "hosts.yml").write_text(
@@ -122,7 +126,7 @@ def assert_ok(proc, recap, hosts, what):
 
 def test_site_converges_then_check_reports_drift(fleet):
     vms = fleet.vms
-    hosts = [vm["name"] for vm in vms.values()]
+    hosts = [vm["host"] for vm in vms.values()]
     kvm, lxc, xen = vms["kvm"], vms["lxc"], vms["xen"]
 
     # 1. site.yml: host roles, storage, networks, guests on all three
@@ -165,8 +169,8 @@ def test_site_converges_then_check_reports_drift(fleet):
              f"&& grep -q 100663296 {cfg}")
     ssh(xen, "sed -i -E 's/^memory *= *.*/memory = 112/' /etc/xen/vftest-fleet-xg1.cfg "
              "&& grep -q '^memory = 112' /etc/xen/vftest-fleet-xg1.cfg")
-    drifted = {kvm["name"]: ("vftest-fleet-vm1", "vftest-fleet-vm2"), lxc["name"]: ("vftest-fleet-ct1",),
-               xen["name"]: ("vftest-fleet-xg1",)}
+    drifted = {kvm["host"]: ("vftest-fleet-vm1", "vftest-fleet-vm2"), lxc["host"]: ("vftest-fleet-ct1",),
+               xen["host"]: ("vftest-fleet-xg1",)}
 
     # 6. the installed collection's playbook, by name: drift reported per host, exit non-zero
     proc, recap = fleet.play("virtfleet.hypervisor.check", "-e", "virtfleet_fail_on_drift=true",
