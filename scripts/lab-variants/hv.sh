@@ -23,6 +23,7 @@ variant_customize() {
   rm -f "$ROOTFS/etc/libvirt/qemu/networks/autostart/default.xml"
   # lxc-net's own bridge (lxcbr0, 10.0.3.0/24) stays off, as roles/lxc_host keeps it.
   printf 'USE_LXC_BRIDGE="false"\n' >"$ROOTFS/etc/default/lxc-net"
+  # shellcheck disable=SC2016  # expanded by the sh inside the chroot
   in_root sh -euc '
     d=$(mktemp -d)
     mkdir -p "$d/bin" "$d/sbin" "$d/proc" "$d/sys" "$d/dev" "$d/tmp" "$d/etc" "$d/root"
