@@ -102,7 +102,8 @@ def installed(tmp_path_factory):
                           text=True, cwd=ROOT, env=env, check=False)
     assert proc.returncode == 0, proc.stderr
     tarball = next(d.glob("virtfleet-hypervisor-*.tar.gz"))
-    proc = subprocess.run([galaxy, "collection", "install", "--offline", "-p", str(d / "collections"),
+    # --force: the work tree's collection (.venv/collections) would count as installed already
+    proc = subprocess.run([galaxy, "collection", "install", "--offline", "--force", "-p", str(d / "collections"),
                            str(tarball)], capture_output=True, text=True, env=env, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     path = d / "collections" / "ansible_collections" / "virtfleet" / "hypervisor" / "playbooks"
