@@ -14,7 +14,7 @@ setup-host:
 setup-venv:
 	@bash scripts/setup-venv.sh
 
-LAB_VARIANTS := cloudinit xen
+LAB_VARIANTS := cloudinit xen hv
 LAB_VARIANTS_FULL := security
 
 lab-image-base: setup-host  ## the base lab image only (what make demo boots)

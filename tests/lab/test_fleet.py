@@ -1,0 +1,212 @@
+"""The fleet playbooks on remote hosts: a KVM host, an LXC host and a Xen dom0, each a lab VM
+reached over ssh forwarded to 127.0.0.1, with Debian's own python3 (no virtualenv there).
+
+* KVM and LXC hosts boot the ``bookworm-hv`` image (scripts/lab-variants/hv.sh: libvirt,
+  QEMU, LXC and python3-libvirt/lxml/pycdlib preinstalled, so the host roles install
+  nothing under TCG); the Xen host is the ``bookworm-xen`` dom0 (QEMU multiboot).
+* The fleet is tests/lab/fleet/ (group_vars/host_vars as in inventories/example); the test
+  writes its hosts.yml with the VMs' ports and keys.
+
+In order: playbooks/site.yml (host roles, then storage, networks, guests) converges all
+three (the fixture); what a user would check is there; a second run (without the host roles)
+changes nothing; the single-object modules agree (fleet/singles.yml); check.yml finds no
+drift; a drift made by hand on each host (``virsh setmem --config`` and ``virsh setmaxmem
+--config``, an edited LXC config, an edited xl cfg) is reported per host by
+``virtfleet.hypervisor.check`` (the collection's playbook by name), which exits non-zero with
+virtfleet_fail_on_drift and changes nothing. ``make test-lab`` also runs the whole site.yml
+a second time, host roles included (lab_full: ~5 min more under TCG).
+
+Needs the hv and xen lab images (make setup builds them); never builds them and never skips.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "scripts"))
+
+import labvm  # noqa: E402
+
+PLAYBOOK = REPO / ".venv" / "bin" / "ansible-playbook"
+COLLECTIONS = REPO / ".venv" / "collections"
+FLEET = Path(__file__).resolve().parent / "fleet"
+HV_IMAGE = "bookworm-hv"
+TIMINGS: dict[str, float] = {}
+RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+
+
+def ssh(vm: dict, script: str, check: bool = True, timeout: float = 300) -> str:
+    proc = subprocess.run(labvm.ssh_argv(vm, [script], connect_timeout=30), capture_output=True,
+                          text=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{vm['name']}: {script!r} failed (rc {proc.returncode}):\n"
+                             f"{proc.stdout}\n{proc.stderr}")
+    return proc.stdout
+
+
+class Fleet:
+    def __init__(self, vms: dict[str, dict], inv_dir: Path):
+        self.vms = vms
+        self.inv_dir = inv_dir
+
+    def play(self, playbook: str, *args: str, what: str, timeout: float = 1800):
+        """Run a playbook (a path, or a collection playbook's FQCN) over the lab fleet."""
+        env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS),
+                   ANSIBLE_HOST_KEY_CHECKING="False", ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
+                   ANSIBLE_PIPELINING="1", ANSIBLE_TIMEOUT="60", ANSIBLE_FORKS="5")
+        env.pop("ANSIBLE_CONFIG", None)
+        argv = [str(PLAYBOOK), "-i", str(self.inv_dir / "hosts.yml"), playbook, *args]
+        t0 = time.monotonic()
+        proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout,
+                              cwd=self.inv_dir, check=False)
+        TIMINGS[what] = round(time.monotonic() - t0, 1)
+        recap = {m[0]: {"ok": int(m[1]), "changed": int(m[2]), "unreachable": int(m[3]),
+                        "failed": int(m[4])} for m in RECAP.findall(proc.stdout)}
+        (self.inv_dir / f"{what.replace(' ', '_')}.log").write_text(proc.stdout + proc.stderr)
+        return proc, recap
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory):
+    for image in (HV_IMAGE, labvm.XEN_IMAGE):
+        try:
+            labvm.image_files(image)
+        except labvm.LabVMError as e:
+            pytest.fail(f"{e} (make setup builds {image})", pytrace=False)  # never skip
+    assert PLAYBOOK.exists(), f"{PLAYBOOK} missing: make setup-venv"
+    inv_dir = tmp_path_factory.mktemp("fleet")
+    shutil.copytree(FLEET, inv_dir, dirs_exist_ok=True)
+    # lab VM names are unique per run; inventory names are fixed (tests/lab/fleet/host_vars)
+    run = uuid.uuid4().hex[:6]
+    names = {kind: f"vftest-fleet-{kind}-{run}" for kind in ("kvm", "lxc", "xen")}
+    vms: dict[str, dict] = {}
+    try:
+        # All three boot at once (QEMU processes; the dom0 is the slowest, ~75 s).
+        t0 = time.monotonic()
+        vms["xen"] = labvm.start(names["xen"], **labvm.xen_boot())
+        vms["kvm"] = labvm.start(names["kvm"], image=HV_IMAGE, memory=1024)
+        vms["lxc"] = labvm.start(names["lxc"], image=HV_IMAGE, memory=768)
+        for kind in ("kvm", "lxc", "xen"):
+            labvm.wait_ssh(vms[kind], timeout=480)
+            TIMINGS[f"{kind} boot-to-ssh"] = round(time.monotonic() - t0, 1)
+        kernel = ssh(vms["xen"], "ls /boot/vmlinuz-* | sort -V | tail -n 1").strip()
+        hosts = []
+        for kind, group in (("kvm", "kvm_hosts"), ("lxc", "lxc_hosts"), ("xen", "xen_hosts")):
+            vm = vms[kind]
+            extra = f", lab_dom0_kernel: {kernel}" if kind == "xen" else ""
+            vm["host"] = f"vftest-{kind}"
+            hosts.append(f"        {group}:\n          hosts:\n            {vm['host']}: "
+                         f"{{ansible_host: {vm['ssh_host']}, ansible_port: {vm['ssh_port']}, "
+                         f"ansible_ssh_private_key_file: {vm['key']}{extra}}}\n")
+        (inv_dir / "hosts.yml").write_text(
+            "---\nall:\n  children:\n    hypervisors:\n      children:\n" + "".join(hosts))
+        f = Fleet(vms, inv_dir)
+        # site.yml: host roles, storage, networks, guests on all three
+        proc, recap = f.play(str(REPO / "playbooks" / "site.yml"), what="site 1st run")
+        assert_ok(proc, recap, [f"vftest-{k}" for k in vms], "site.yml")
+        assert all(r["changed"] > 0 for r in recap.values()), recap
+        yield f
+    finally:
+        for name in names.values():
+            labvm.stop(name)
+        print("\nfleet lab timings (s): " + ", ".join(f"{k} {v}" for k, v in TIMINGS.items()))
+    for name in names.values():
+        assert not labvm.is_running(name)
+
+
+def assert_ok(proc, recap, hosts, what):
+    assert proc.returncode == 0 and set(recap) == set(hosts) and \
+        all(r["failed"] == 0 and r["unreachable"] == 0 for r in recap.values()), \
+        f"{what} (rc {proc.returncode}), recap {recap}:\n{proc.stdout[-8000:]}\n{proc.stderr[-3000:]}"
+
+
+@pytest.mark.lab_full
+def test_site_second_run_with_host_roles_changes_nothing(fleet):
+    """The whole site.yml again, host roles included (make test-lab: ~5 min more under TCG;
+    the roles' own idempotence is in their molecule scenarios)."""
+    hosts = [vm["host"] for vm in fleet.vms.values()]
+    proc, recap = fleet.play(str(REPO / "playbooks" / "site.yml"), what="site 2nd run, roles")
+    assert_ok(proc, recap, hosts, "site.yml, 2nd run")
+    assert all(r["changed"] == 0 for r in recap.values()), f"not idempotent: {recap}\n{proc.stdout[-8000:]}"
+
+
+def test_site_converges_then_check_reports_drift(fleet):
+    """site.yml converged all three (the fixture's run); what a user would check is there, a
+    second run changes nothing, check.yml reports a drift made by hand on each host."""
+    vms = fleet.vms
+    hosts = [vm["host"] for vm in vms.values()]
+    kvm, lxc, xen = vms["kvm"], vms["lxc"], vms["xen"]
+
+    # what a user would look at on each host
+    assert "running" in ssh(kvm, "virsh domstate vftest-fleet-vm1")
+    assert "shut off" in ssh(kvm, "virsh domstate vftest-fleet-vm2")
+    assert "vftest-net" in ssh(kvm, "virsh net-list --name").split()  # active networks only
+    vols = ssh(kvm, "virsh vol-list vftest-pool")
+    for v in ("vftest-shared", "vftest-fleet-vm1-root", "vftest-fleet-vm1-cidata"):
+        assert v in vols, vols
+    assert ssh(kvm, "cat /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages").strip() == "16"
+    assert "vftestbr0" in ssh(kvm, "ip -br link show type bridge")
+    assert ssh(lxc, "lxc-info -n vftest-fleet-ct1 -sH").strip() == "RUNNING"
+    assert ssh(lxc, "lxc-info -n vftest-fleet-ct2 -sH").strip() == "STOPPED"
+    assert "vftest-fleet-xg1" in ssh(xen, "xl list")
+
+    # 2. a second run changes nothing (host roles skipped here: test_site_second_run_with_host_roles...
+    #    runs them again in make test-lab)
+    proc, recap = fleet.play(str(REPO / "playbooks" / "site.yml"), "--skip-tags", "prepare",
+                             what="site 2nd run")
+    assert_ok(proc, recap, hosts, "site.yml, 2nd run")
+    assert all(r["changed"] == 0 for r in recap.values()), f"not idempotent: {recap}\n{proc.stdout[-8000:]}"
+
+    # 3. the single-object modules agree with the batch calls; cloud_init builds a seed once
+    proc, recap = fleet.play(str(FLEET / "singles.yml"), what="single modules")
+    assert_ok(proc, recap, hosts, "singles.yml")
+
+    # 4. no drift: check.yml passes even with virtfleet_fail_on_drift
+    proc, recap = fleet.play(str(REPO / "playbooks" / "check.yml"), "-e", "virtfleet_fail_on_drift=true",
+                             what="check, no drift")
+    assert_ok(proc, recap, hosts, "check.yml without drift")
+    assert "fleet drift: " in proc.stdout and "(0 objects differ" in proc.stdout, proc.stdout[-4000:]
+
+    # 5. drift by hand on each host
+    # (vm1 declares memory and max_memory; a stopped guest's undeclared max_memory is no drift)
+    ssh(kvm, "virsh setmem vftest-fleet-vm1 40960 --config && virsh setmaxmem vftest-fleet-vm1 98304 --config")
+    cfg = "/var/lib/lxc/vftest-fleet-ct1/config"
+    ssh(lxc, f"sed -i -E 's/^(lxc\\.cgroup2?\\.memory\\.(max|limit_in_bytes)) *=.*/\\1 = 100663296/' {cfg} "
+             f"&& grep -q 100663296 {cfg}")
+    ssh(xen, "sed -i -E 's/^memory *= *.*/memory = 112/' /etc/xen/vftest-fleet-xg1.cfg "
+             "&& grep -q '^memory = 112' /etc/xen/vftest-fleet-xg1.cfg")
+    drifted = {kvm["host"]: ("vftest-fleet-vm1",), lxc["host"]: ("vftest-fleet-ct1",),
+               xen["host"]: ("vftest-fleet-xg1",)}
+
+    # 6. the installed collection's playbook, by name: drift reported per host, exit non-zero
+    proc, recap = fleet.play("virtfleet.hypervisor.check", "-e", "virtfleet_fail_on_drift=true",
+                             what="check, drift")
+    out = proc.stdout
+    assert proc.returncode != 0, out[-6000:]
+    # (check mode counts the tasks that would change as changed: the hosts below show nothing did)
+    assert set(recap) == set(hosts) and all(r["failed"] == 1 for r in recap.values()), f"{recap}\n{out[-6000:]}"
+    for host, guests in drifted.items():
+        summary = re.search(rf'"msg": "{re.escape(host)} \([a-z_]+, backend \w+, fleet vftest-fleet\): '
+                            rf'\d+ objects, (\d+) would change: ([^"]*)"', out)
+        assert summary, f"no drift summary for {host}:\n{out[-6000:]}"
+        assert int(summary[1]) == len(guests), summary[0]
+        for g in guests:
+            assert re.search(rf"guest {g} update \([^)]*memory", summary[2]), summary[0]
+    assert re.search(r"fleet drift: .*\(3 objects differ\)", out), out[-3000:]
+    assert "--- before" in out or '"before"' in out or "memory" in out  # --diff shown
+
+    # check mode changed nothing: the drift is still there
+    assert "40960" in ssh(kvm, "virsh dumpxml --inactive vftest-fleet-vm1 | grep currentMemory")
+    assert "100663296" in ssh(lxc, f"cat {cfg}")
+    assert "memory = 112" in ssh(xen, "cat /etc/xen/vftest-fleet-xg1.cfg")
