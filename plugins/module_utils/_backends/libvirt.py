@@ -81,11 +81,13 @@ class LibvirtBackend(GuestBackend):
 
     def local_only(self, obj, field, kind="guest"):
         """Refuse a check that reads this machine's filesystem when ``uri`` is another host:
-        it would be made on the wrong machine (docs/guest-engine.md, What runs where)."""
+        it would be made on the wrong machine (docs/guest-engine.md, What runs where).
+        Returns True, so a check reads ``self.local_only(...) and not probe(...)``."""
         if not self.local:
             raise SpecError("is checked on the filesystem of the machine the module runs on, but uri %r is "
                             "another host; run the module on the hypervisor itself (uri qemu:///system)"
                             % self.uri, obj, field, kind=kind)
+        return True
 
     # -- connection and retries ------------------------------------------------
     @property
@@ -254,7 +256,7 @@ class LibvirtBackend(GuestBackend):
                 except libvirt.libvirtError:
                     raise SpecError("network %r does not exist" % nic["network"], name,
                                     "interfaces[%d].network" % i)
-            elif self.local_only(name, "interfaces[%d].bridge" % i) or not host.is_bridge(nic["bridge"]):
+            elif self.local_only(name, "interfaces[%d].bridge" % i) and not host.is_bridge(nic["bridge"]):
                 raise SpecError("%r is not a bridge on this host" % nic["bridge"], name,
                                 "interfaces[%d].bridge" % i)
         return guest

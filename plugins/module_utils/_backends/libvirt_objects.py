@@ -88,7 +88,7 @@ class NetworkHandler(_Handler):
 
     def resolve(self, n):
         if n["state"] != "absent" and n["forward"] == "bridge" and (
-                self.lv.local_only(n["name"], "bridge", "network") or not host.is_bridge(n["bridge"])):
+                self.lv.local_only(n["name"], "bridge", "network") and not host.is_bridge(n["bridge"])):
             raise SpecError("%r is not a bridge on this host (create it first, e.g. with the bridge role)" % n["bridge"],
                             n["name"], "bridge", kind="network")
         return n
@@ -247,8 +247,8 @@ class VolumeHandler(_Handler):
                     raise SpecError("volume %r not found in pool %r" % (b, v["pool"]), v["name"], "backing", kind="volume")
                 info = render.parse_volume(self.call("read volume %s" % b, bvol.XMLDesc, 0))
                 v["backing_path"], v["backing_format"], v["backing_size"] = info["path"], info["format"], info["size"]
-        if v["source"] is not None and (self.lv.local_only(v["name"], "source", "volume")
-                                        or not os.path.isfile(v["source"])):
+        if v["source"] is not None and self.lv.local_only(v["name"], "source", "volume") \
+                and not os.path.isfile(v["source"]):
             raise SpecError("file %r does not exist" % v["source"], v["name"], "source", kind="volume")
         return v
 
