@@ -6,7 +6,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment(object):
-    # Pairs with _spec.GUEST (keep defaults in step with _model.GUEST_DEFAULTS).
+    # Pairs with _spec.GUEST, derived from _model.GUEST_FIELDS (sanity validate-modules checks the two agree).
     DOCUMENTATION = r"""
 options:
   name:

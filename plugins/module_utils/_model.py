@@ -3,15 +3,19 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The guest data model: one shape for KVM/QEMU, Xen and LXC guests.
 
-``guest_from_params`` validates and normalises what the user wrote (units, MAC case,
-defaults) or raises ``SpecError`` naming the guest and the field. The result is a plain
-dict of the managed fields, so the planner compares meaning, never text.
+Every key is declared once, as a row of a field table (``GUEST_FIELDS``, ``DISK_FIELDS``...):
+its type, parser, default, role (control / compared / a backend's own key) and whether it is a
+secret. ``guest_from_params`` reads what the user wrote through the table (units, MAC case,
+defaults) or raises ``SpecError`` naming the guest and the field; the modules' argspecs
+(``_spec``), the typed shapes (``GuestSpec``...) and the secret paths derive from the same
+rows. A normalised spec is a dict of that shape, so the planner compares meaning, never text.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import SpecError
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._units import parse_mib, parse_size
@@ -25,41 +29,10 @@ VIRT_TYPES = ("kvm", "qemu")
 DISK_DEVICES = ("disk", "cdrom")
 DISK_BUSES = ("virtio", "sata", "scsi", "ide")
 NIC_MODELS = ("virtio", "e1000", "e1000e", "rtl8139")
-
-# Every key a guest spec may carry. The values of the compared fields (vcpus, memory, ...)
-# are not defaults: each backend's Capabilities.defaults says what leaving a key out means.
-GUEST_DEFAULTS = {
-    "name": None,
-    "state": "running",
-    "autostart": False,
-    "vcpus": None,
-    "memory": None,
-    "max_vcpus": None,
-    "max_memory": None,
-    "cpu_mode": None,
-    "hugepages": None,
-    "cpu_shares": None,
-    "virt_type": None,
-    "machine": None,
-    "disks": [],
-    "interfaces": [],
-    "remove_storage": False,
-    "shutdown_timeout": 120,
-    "force_stop": False,
-    "fleet": "default",
-    "kernel": None,
-    "ramdisk": None,
-    "extra": None,
-}
-COMPARED = ("fleet", "autostart", "vcpus", "memory", "max_vcpus", "max_memory", "cpu_mode", "hugepages",
-            "cpu_shares", "virt_type", "machine", "kernel", "ramdisk", "extra", "disks", "interfaces", "config",
-            "xen_type", "on_crash")
-# Keys that steer the converge of every backend; never compared, never refused.
-CONTROL_KEYS = ("name", "state", "remove_storage", "shutdown_timeout", "force_stop", "fleet", "autostart")
+XEN_TYPES = ("pvh", "pv", "hvm")
+XEN_CRASH_ACTIONS = ("destroy", "restart", "preserve", "coredump-destroy", "coredump-restart", "soft-reset",
+                     "rename-restart")
 BACKENDS = ("libvirt", "lxc", "xl")
-# Values that are secrets wherever they appear in a spec (dotted paths into a guest spec or
-# a module's parameters). Every module masks them in results, diffs, warnings and invocation.
-SECRETS = ("cloud_init.user_data", "cloud_init.network_config", "user_data", "network_config")
 
 # Live rules a backend may give a field (Capabilities.live); the planner reads them, pure:
 #   any          the running guest takes any new value
@@ -67,6 +40,286 @@ SECRETS = ("cloud_init.user_data", "cloud_init.network_config", "user_data", "ne
 #   grow_to_max  only more, up to max_<field>
 #   hotplug      devices attached/detached one by one (hotpluggable ones, order kept)
 LIVE_RULES = ("any", "up_to_max", "grow_to_max", "hotplug")
+
+# Roles of a field (Field.role):
+#   control   steers the converge (state, timeouts); never compared, accepted by every backend
+#   common    compared, and accepted by every backend (fleet, autostart)
+#   compared  compared; accepted only by a backend whose Capabilities.fields name it
+#   key       a backend's own input (template, cloud_init); accepted only where Capabilities.keys
+#             name it, validated by that backend's resolve, never compared
+ROLES = ("control", "common", "compared", "key")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One key of a spec, declared once. The validator, the module argspec (``_spec``), the
+    typed shape (``GuestSpec``...), the diff and the secret masking all read this table."""
+
+    name: str
+    #: the option's Ansible type (argspec): str int bool raw path list dict
+    type: str = "str"
+    #: Python type of the normalised value (the typed model)
+    value: object = str
+    #: value when the key is left out (None: unset; a list default is copied)
+    default: object = None
+    choices: tuple = ()
+    #: parse(obj, path, value) -> normalised value, raising SpecError naming obj and path
+    parse: object = None
+    role: str = "compared"
+    #: the value is a secret: masked in every output of every module
+    secret: bool = False
+    #: sub-fields of a dict, or of each element of a list of dicts
+    options: tuple = ()
+    elements: str = None
+    required: bool = False
+    #: left out of the normalised spec when not given (keys only some backends know)
+    optional: bool = False
+    #: an option of the modules' own argspec (False: given through another option, e.g. fleet)
+    option: bool = True
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _bool(name, field, value):
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("yes", "true", "on", "1", "no", "false", "off", "0"):
+        return value.lower() in ("yes", "true", "on", "1")
+    raise SpecError("expected a boolean, got %r" % (value,), name, field)
+
+
+def _int(name, field, value, minimum=None, maximum=None):
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if not _is_int(value):
+        raise SpecError("expected an integer, got %r" % (value,), name, field)
+    if minimum is not None and value < minimum:
+        raise SpecError("must be at least %d, got %d" % (minimum, value), name, field)
+    if maximum is not None and value > maximum:
+        raise SpecError("must be at most %d, got %d" % (maximum, value), name, field)
+    return value
+
+
+def integer(minimum=None, maximum=None):
+    return lambda name, field, value: _int(name, field, value, minimum, maximum)
+
+
+def _choice(name, field, value, choices):
+    if value not in choices:
+        raise SpecError("expected one of %s, got %r" % ("|".join(choices), value), name, field)
+    return value
+
+
+def _unknown_keys(name, field, given, allowed):
+    extra = sorted(set(given) - set(allowed))
+    if extra:
+        raise SpecError("unknown key(s) %s (allowed: %s)" % (", ".join(extra), ", ".join(allowed)),
+                        name, field)
+
+
+def _mib(name, field, value):
+    try:
+        return parse_mib(value)
+    except ValueError as e:
+        raise SpecError(str(e), name, field)
+
+
+def _size(name, field, value):
+    try:
+        size = parse_size(value)
+    except ValueError as e:
+        raise SpecError(str(e), name, field)
+    if size <= 0:
+        raise SpecError("must be greater than zero", name, field)
+    return size
+
+
+def _abspath(name, field, value):
+    if not str(value).startswith("/"):
+        raise SpecError("must be an absolute path, got %r" % (value,), name, field)
+    return str(value)
+
+
+def _text(name, field, value):
+    if not isinstance(value, str):
+        raise SpecError("expected a string, got %r" % (value,), name, field)
+    return value
+
+
+def _str(name, field, value):  # pylint: disable=unused-argument
+    return str(value)
+
+
+def _mac(name, field, value):
+    mac = str(value).strip().lower().replace("-", ":")
+    if not MAC_RE.match(mac):
+        raise SpecError("invalid MAC address %r (expected six hex pairs, e.g. 52:54:00:12:34:56)"
+                        % (value,), name, field)
+    if int(mac[:2], 16) & 1:
+        raise SpecError("%r is a multicast MAC address; a NIC needs a unicast one" % mac, name, field)
+    return mac
+
+
+def _fleet(name, field, value):
+    if not isinstance(value, str) or not NAME_RE.match(value):
+        raise SpecError("invalid fleet name %r: use [A-Za-z0-9][A-Za-z0-9_.-]{0,62}" % (value,), name, field)
+    return value
+
+
+def parse_fields(name, path, raw, fields, rules=None):
+    """``raw`` read through ``fields``: unknown keys refused, choices checked, each value
+    parsed, defaults filled; then ``rules(name, path, spec)`` checks what spans fields.
+    Errors name the object ``name`` and the field's dotted ``path``."""
+    if not isinstance(raw, dict):
+        raise SpecError("expected a mapping, got %r" % (raw,), name, path or None)
+    _unknown_keys(name, path or "spec", [k for k in raw if raw[k] is not None], [f.name for f in fields])
+    out = {}
+    for f in fields:
+        sub = "%s.%s" % (path, f.name) if path else f.name
+        value = raw.get(f.name)
+        if value is None:
+            if f.optional and f.default is None:
+                continue
+            value = list(f.default) if isinstance(f.default, list) else f.default
+        else:
+            if f.choices:
+                _choice(name, sub, value, f.choices)
+            if f.parse is not None:
+                value = f.parse(name, sub, value)
+        out[f.name] = value
+    if rules is not None:
+        rules(name, path, out)
+    return out
+
+
+def list_of(fields, rules=None):
+    """A parser for a list of mappings, each read through ``fields`` (errors name ``field[i]``)."""
+    def parse(name, field, value):
+        if not isinstance(value, list):
+            raise SpecError("expected a list, got %r" % (value,), name, field)
+        return [parse_fields(name, "%s[%d]" % (field, i), item, fields, rules) for i, item in enumerate(value)]
+    return parse
+
+
+def mapping_of(fields, rules=None):
+    return lambda name, field, value: parse_fields(name, field, value, fields, rules)
+
+
+def _disk_rules(name, field, disk):
+    if (disk["volume"] is None) == (disk["path"] is None):
+        raise SpecError("give exactly one of 'volume' (with 'pool') or 'path'", name, field)
+    if disk["volume"] is not None:
+        disk["pool"] = disk["pool"] or "default"
+        if "/" in disk["volume"]:
+            raise SpecError("a volume name cannot contain '/'", name, field + ".volume")
+    else:
+        for key in ("size", "backing", "pool"):
+            if disk[key] is not None:
+                raise SpecError("only with 'volume' (a volume the guest converge creates when missing)",
+                                name, field + "." + key)
+    disk["bus"] = disk["bus"] or ("sata" if disk["device"] == "cdrom" else "virtio")
+    if disk["device"] == "cdrom" and disk["bus"] == "virtio":
+        raise SpecError("a cdrom cannot sit on the virtio bus (use sata, scsi or ide)", name, field + ".bus")
+    disk["readonly"] = True if disk["device"] == "cdrom" else bool(disk["readonly"])
+
+
+def _nic_rules(name, field, nic):
+    if (nic["network"] is None) == (nic["bridge"] is None):
+        raise SpecError("give exactly one of 'network' or 'bridge'", name, field)
+
+
+DISK_FIELDS = (
+    Field("volume", parse=_str),
+    Field("pool", parse=_str),
+    Field("path", "path", parse=_abspath),
+    Field("device", default="disk", choices=DISK_DEVICES),
+    Field("readonly", "bool", bool, parse=_bool),
+    Field("bus", choices=DISK_BUSES),
+    Field("size", "raw", int, parse=_size),
+    Field("backing", parse=_str),
+)
+NIC_FIELDS = (
+    Field("network", parse=_str),
+    Field("bridge", parse=_str),
+    Field("model", default="virtio", choices=NIC_MODELS),
+    Field("mac", parse=_mac),
+)
+# a NoCloud seed: a guest's cloud_init key and the cloud_init module's options
+SEED_FIELDS = (
+    Field("user_data", "raw", object, secret=True),
+    Field("meta_data", "raw", object),
+    Field("network_config", "raw", object, secret=True),
+    Field("pool", default="default"),
+)
+
+# The guest model, one row per key. The values of compared fields (vcpus, memory, ...) are no
+# defaults: each backend's Capabilities.defaults says what leaving a key out means there.
+GUEST_FIELDS = (
+    Field("name", required=True, role="control"),
+    Field("state", default="running", choices=STATES, role="control"),
+    Field("autostart", "bool", bool, default=False, parse=_bool, role="common"),
+    Field("fleet", default="default", parse=_fleet, role="common", option=False),
+    Field("vcpus", "int", int, parse=integer(1)),
+    Field("memory", "raw", int, parse=_mib),
+    Field("max_vcpus", "int", int, parse=integer(1)),
+    Field("max_memory", "raw", int, parse=_mib),
+    Field("cpu_mode", choices=CPU_MODES),
+    Field("hugepages", "bool", bool, parse=_bool),
+    Field("cpu_shares", "int", int, parse=integer(2, 262144)),
+    Field("virt_type", choices=VIRT_TYPES),
+    Field("machine", parse=_str),
+    Field("kernel", "path", parse=_abspath),
+    Field("ramdisk", "path", parse=_abspath),
+    Field("extra", parse=_text),
+    Field("disks", "list", list, default=[], elements="dict", options=DISK_FIELDS,
+          parse=list_of(DISK_FIELDS, _disk_rules)),
+    Field("interfaces", "list", list, default=[], elements="dict", options=NIC_FIELDS,
+          parse=list_of(NIC_FIELDS, _nic_rules)),
+    Field("config", "dict", dict, optional=True),
+    Field("xen_type", choices=XEN_TYPES, optional=True),
+    Field("on_crash", choices=XEN_CRASH_ACTIONS, optional=True),
+    Field("remove_storage", "bool", bool, default=False, parse=_bool, role="control"),
+    Field("shutdown_timeout", "int", int, default=120, parse=integer(0), role="control"),
+    Field("force_stop", "bool", bool, default=False, parse=_bool, role="control"),
+    Field("cloud_init", "dict", dict, options=SEED_FIELDS, role="key", optional=True),
+    Field("template", role="key", optional=True),
+    Field("template_options", "list", list, elements="str", role="key", optional=True),
+    Field("rootfs", "path", role="key", optional=True),
+)
+FIELDS = {f.name: f for f in GUEST_FIELDS}
+GUEST_DEFAULTS = {f.name: f.default for f in GUEST_FIELDS if not f.optional}
+COMPARED = tuple(f.name for f in GUEST_FIELDS if f.role in ("common", "compared"))
+CONTROL_KEYS = tuple(f.name for f in GUEST_FIELDS if f.role in ("control", "common"))
+
+
+def typed(name, fields):
+    """The typed shape of a normalised spec, from its field table (a TypedDict)."""
+    return TypedDict(name, {f.name: f.value for f in fields}, total=False)
+
+
+DiskSpec = typed("DiskSpec", DISK_FIELDS)
+NicSpec = typed("NicSpec", NIC_FIELDS)
+SeedSpec = typed("SeedSpec", SEED_FIELDS)
+GuestSpec = typed("GuestSpec", GUEST_FIELDS)
+
+
+def secret_paths(fields, prefix=""):
+    """Dotted paths of the secret fields of a table (into a raw spec or module params)."""
+    out = []
+    for f in fields:
+        path = prefix + f.name
+        if f.secret:
+            out.append(path)
+        if f.options and f.type == "dict":
+            out.extend(secret_paths(f.options, path + "."))
+    return tuple(out)
+
+
+# Values that are secrets wherever they appear in a spec (dotted paths into a guest spec or a
+# module's parameters): every module masks them in results, diffs, warnings and invocation.
+SECRETS = secret_paths(GUEST_FIELDS) + secret_paths(SEED_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -95,124 +348,21 @@ class Capabilities:
         return tuple(f for f in self.fields if f not in self.live and f not in ("fleet", "autostart"))
 
 
-DISK_KEYS = ("volume", "pool", "path", "device", "readonly", "bus", "size", "backing")
-NIC_KEYS = ("network", "bridge", "model", "mac")
+def _guest_rules(name, path, g):  # pylint: disable=unused-argument
+    for key, base, unit in (("max_vcpus", "vcpus", ""), ("max_memory", "memory", " MiB")):
+        if g[key] is not None and g[base] is not None and g[key] < g[base]:
+            raise SpecError("must be at least %s (%s%s), got %s%s" % (base, g[base], unit, g[key], unit), name, key)
+    macs = [n["mac"] for n in g["interfaces"] if n["mac"]]
+    if len(macs) != len(set(macs)):
+        raise SpecError("the same MAC address is given twice", name, "interfaces")
 
 
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _bool(name, field, value):
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("yes", "true", "on", "1", "no", "false", "off", "0"):
-        return value.lower() in ("yes", "true", "on", "1")
-    raise SpecError("expected a boolean, got %r" % (value,), name, field)
-
-
-def _int(name, field, value, minimum=None):
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if not _is_int(value):
-        raise SpecError("expected an integer, got %r" % (value,), name, field)
-    if minimum is not None and value < minimum:
-        raise SpecError("must be at least %d, got %d" % (minimum, value), name, field)
-    return value
-
-
-def _choice(name, field, value, choices):
-    if value not in choices:
-        raise SpecError("expected one of %s, got %r" % ("|".join(choices), value), name, field)
-    return value
-
-
-def _unknown_keys(name, field, given, allowed):
-    extra = sorted(set(given) - set(allowed))
-    if extra:
-        raise SpecError("unknown key(s) %s (allowed: %s)" % (", ".join(extra), ", ".join(allowed)),
-                        name, field)
-
-
-def _disk(name, idx, raw):
-    field = "disks[%d]" % idx
-    if not isinstance(raw, dict):
-        raise SpecError("expected a mapping, got %r" % (raw,), name, field)
-    _unknown_keys(name, field, raw, DISK_KEYS)
-    has_vol, has_path = raw.get("volume") is not None, raw.get("path") is not None
-    if has_vol == has_path:
-        raise SpecError("give exactly one of 'volume' (with 'pool') or 'path'", name, field)
-    disk = {
-        "volume": None, "pool": None, "path": None,
-        "device": _choice(name, field + ".device", raw.get("device") or "disk", DISK_DEVICES),
-        "readonly": None,
-        "bus": None,
-        "size": None,
-        "backing": None,
-    }
-    if has_vol:
-        if raw.get("size") is not None:
-            try:
-                disk["size"] = parse_size(raw["size"])
-            except ValueError as e:
-                raise SpecError(str(e), name, field + ".size")
-            if disk["size"] <= 0:
-                raise SpecError("must be greater than zero", name, field + ".size")
-        if raw.get("backing") is not None:
-            disk["backing"] = str(raw["backing"])
-        disk["volume"] = str(raw["volume"])
-        disk["pool"] = str(raw.get("pool") or "default")
-        if not NAME_RE.match(disk["volume"]) and "/" in disk["volume"]:
-            raise SpecError("a volume name cannot contain '/'", name, field + ".volume")
-    else:
-        for key in ("size", "backing"):
-            if raw.get(key) is not None:
-                raise SpecError("only with 'volume' (a volume the guest converge creates when missing)",
-                                name, field + "." + key)
-        path = str(raw["path"])
-        if not path.startswith("/"):
-            raise SpecError("must be an absolute path, got %r" % path, name, field + ".path")
-        disk["path"] = path
-    default_bus = "sata" if disk["device"] == "cdrom" else "virtio"
-    disk["bus"] = _choice(name, field + ".bus", raw.get("bus") or default_bus, DISK_BUSES)
-    if disk["device"] == "cdrom" and disk["bus"] == "virtio":
-        raise SpecError("a cdrom cannot sit on the virtio bus (use sata, scsi or ide)", name, field + ".bus")
-    ro = raw.get("readonly")
-    disk["readonly"] = True if disk["device"] == "cdrom" else (
-        False if ro is None else _bool(name, field + ".readonly", ro))
-    return disk
-
-
-def _nic(name, idx, raw):
-    field = "interfaces[%d]" % idx
-    if not isinstance(raw, dict):
-        raise SpecError("expected a mapping, got %r" % (raw,), name, field)
-    _unknown_keys(name, field, raw, NIC_KEYS)
-    if (raw.get("network") is None) == (raw.get("bridge") is None):
-        raise SpecError("give exactly one of 'network' or 'bridge'", name, field)
-    mac = raw.get("mac")
-    if mac is not None:
-        mac = str(mac).strip().lower().replace("-", ":")
-        if not MAC_RE.match(mac):
-            raise SpecError("invalid MAC address %r (expected six hex pairs, e.g. 52:54:00:12:34:56)"
-                            % raw.get("mac"), name, field + ".mac")
-        if int(mac[:2], 16) & 1:
-            raise SpecError("%r is a multicast MAC address; a NIC needs a unicast one" % mac,
-                            name, field + ".mac")
-    return {
-        "network": None if raw.get("network") is None else str(raw["network"]),
-        "bridge": None if raw.get("bridge") is None else str(raw["bridge"]),
-        "model": _choice(name, field + ".model", raw.get("model") or "virtio", NIC_MODELS),
-        "mac": mac,
-    }
-
-
-def guest_from_params(raw, caps="libvirt", others=()):
+def guest_from_params(raw, caps="libvirt", others=()) -> GuestSpec:
     """Validate one guest spec for the backend whose Capabilities are ``caps``; return the
-    normalised dict. A field the backend does not manage is refused here, once, naming the
-    guest, the field and the backend; ``others`` (the other backends' Capabilities) name the
-    backend a misplaced key belongs to. Keys in ``caps.keys`` are passed through for the
-    backend's resolve to validate."""
+    normalised spec (a GuestSpec). A field the backend does not manage is refused here, once,
+    naming the guest, the field and the backend; ``others`` (the other backends'
+    Capabilities) name the backend a misplaced key belongs to. Keys in ``caps.keys`` are
+    passed through for the backend's resolve to validate."""
     if isinstance(caps, str):  # a backend name (tests, tools)
         from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import BACKENDS as _REGISTRY
         others = tuple(c.caps for n, c in sorted(_REGISTRY.items()) if n != caps)
@@ -224,65 +374,17 @@ def guest_from_params(raw, caps="libvirt", others=()):
         raise SpecError("invalid guest name %r: use [A-Za-z0-9][A-Za-z0-9_.-]{0,62}" % (name,),
                         name if isinstance(name, str) else None, "name")
     spec = {k: raw[k] for k in raw if raw[k] is not None}
-    known = set(GUEST_DEFAULTS) | set(COMPARED) | {k for c in others for k in c.keys}
-    _unknown_keys(name, "spec", spec, sorted(known | set(caps.keys)))
+    _unknown_keys(name, "spec", spec, list(FIELDS))
     for key in spec:
         if key in CONTROL_KEYS or key in caps.fields or key in caps.keys:
             continue
         owners = [c.backend for c in others if key in c.fields or key in c.keys]
         raise SpecError("not supported by backend %s%s" % (
             caps.backend, " (only %s)" % ", ".join(owners) if owners else ""), name, key)
-    g = dict(GUEST_DEFAULTS)
-    g.update({k: v for k, v in caps.defaults.items() if k in caps.fields})
-    g.update(spec)
-    g["name"] = name
-    g["state"] = _choice(name, "state", g["state"], STATES)
-    g["autostart"] = _bool(name, "autostart", g["autostart"])
-    if g["vcpus"] is not None:
-        g["vcpus"] = _int(name, "vcpus", g["vcpus"], minimum=1)
-    for key in ("memory", "max_memory"):
-        if g[key] is not None:
-            try:
-                g[key] = parse_mib(g[key])
-            except ValueError as e:
-                raise SpecError(str(e), name, key)
-    for key, base, unit in (("max_vcpus", "vcpus", ""), ("max_memory", "memory", " MiB")):
-        if key == "max_vcpus" and g[key] is not None:
-            g[key] = _int(name, key, g[key], minimum=1)
-        if g[key] is not None and g[base] is not None and g[key] < g[base]:
-            raise SpecError("must be at least %s (%s%s), got %s%s" % (base, g[base], unit, g[key], unit), name, key)
-    if g["cpu_mode"] is not None:
-        g["cpu_mode"] = _choice(name, "cpu_mode", g["cpu_mode"], CPU_MODES)
-    if g["hugepages"] is not None:
-        g["hugepages"] = _bool(name, "hugepages", g["hugepages"])
-    if g["cpu_shares"] is not None:
-        g["cpu_shares"] = _int(name, "cpu_shares", g["cpu_shares"], minimum=2)
-        if g["cpu_shares"] > 262144:
-            raise SpecError("must be at most 262144, got %d" % g["cpu_shares"], name, "cpu_shares")
-    if g["virt_type"] is not None:
-        g["virt_type"] = _choice(name, "virt_type", g["virt_type"], VIRT_TYPES)
-    if g["machine"] is not None:
-        g["machine"] = str(g["machine"])
-    for key in ("disks", "interfaces"):
-        if not isinstance(g[key], list):
-            raise SpecError("expected a list, got %r" % (g[key],), name, key)
-    g["disks"] = [_disk(name, i, d) for i, d in enumerate(g["disks"])]
-    g["interfaces"] = [_nic(name, i, n) for i, n in enumerate(g["interfaces"])]
-    macs = [n["mac"] for n in g["interfaces"] if n["mac"]]
-    if len(macs) != len(set(macs)):
-        raise SpecError("the same MAC address is given twice", name, "interfaces")
-    g["remove_storage"] = _bool(name, "remove_storage", g["remove_storage"])
-    g["force_stop"] = _bool(name, "force_stop", g["force_stop"])
-    if not isinstance(g["fleet"], str) or not NAME_RE.match(g["fleet"]):
-        raise SpecError("invalid fleet name %r: use [A-Za-z0-9][A-Za-z0-9_.-]{0,62}" % (g["fleet"],),
-                        name, "fleet")
-    for key in ("kernel", "ramdisk"):
-        if g[key] is not None and not str(g[key]).startswith("/"):
-            raise SpecError("must be an absolute path, got %r" % (g[key],), name, key)
-    if g["extra"] is not None and not isinstance(g["extra"], str):
-        raise SpecError("expected a string (the kernel command line)", name, "extra")
-    g["shutdown_timeout"] = _int(name, "shutdown_timeout", g["shutdown_timeout"], minimum=0)
-    return g
+    for key, value in caps.defaults.items():
+        if key in caps.fields and key not in spec:
+            spec[key] = value
+    return parse_fields(name, "", spec, GUEST_FIELDS, _guest_rules)
 
 
 def check_unique(names, kind, field):

@@ -3,59 +3,96 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Data models of networks, storage pools and volumes: validation and normalisation.
 
-Each ``*_from_params`` returns a plain dict or raises ``SpecError(kind, name, field)``."""
+Each kind's keys are declared once, in a field table (``NETWORK_FIELDS``...) that also gives
+the modules' argspecs and the typed shapes; ``*_from_params`` returns a normalised spec of
+that shape or raises ``SpecError(kind, name, field)``."""
 
 from __future__ import annotations
 
 import ipaddress
 
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import SpecError
-from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import MAC_RE, NAME_RE
-from ansible_collections.virtfleet.hypervisor.plugins.module_utils._units import parse_size
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import (
+    MAC_RE, NAME_RE, SEED_FIELDS, Field, _abspath, _bool, _size, integer, parse_fields, typed)
 
 FORWARD_MODES = ("nat", "route", "bridge", "isolated")
 NET_STATES = ("active", "inactive", "absent")
 POOL_TYPES = ("dir",)
 VOLUME_FORMATS = ("qcow2", "raw")
+_NAME = Field("name", required=True, role="control")
+_AUTOSTART = Field("autostart", "bool", bool, default=True, parse=_bool, role="common")
 
-NETWORK_DEFAULTS = {"name": None, "state": "active", "autostart": True, "forward": "nat", "bridge": None,
-                    "ip": None, "netmask": None, "dhcp": None, "mtu": None, "recreate": False}
-NETWORK_COMPARED = ("forward", "bridge", "ip", "netmask", "dhcp", "mtu", "autostart")
-POOL_DEFAULTS = {"name": None, "state": "active", "autostart": True, "type": "dir", "path": None,
-                 "mode": "0711"}
-POOL_COMPARED = ("type", "path", "mode", "autostart")
-VOLUME_DEFAULTS = {"name": None, "pool": "default", "state": "present", "size": None, "format": "qcow2",
-                   "backing": None, "source": None}
-VOLUME_COMPARED = ("size", "format", "backing")
+DHCP_HOST_FIELDS = (Field("mac", required=True), Field("ip", required=True), Field("name"))
+DHCP_FIELDS = (Field("start", required=True), Field("end", required=True),
+               Field("hosts", "list", list, default=[], elements="dict", options=DHCP_HOST_FIELDS))
+NETWORK_FIELDS = (
+    _NAME,
+    Field("state", default="active", choices=NET_STATES, role="control"),
+    _AUTOSTART,
+    Field("forward", default="nat", choices=FORWARD_MODES),
+    Field("bridge"),
+    Field("ip"),
+    Field("netmask"),
+    Field("dhcp", "dict", dict, options=DHCP_FIELDS),  # read by _dhcp: it needs ip and netmask
+    Field("mtu", "int", int, parse=integer(68, 65535)),
+    Field("recreate", "bool", bool, default=False, parse=_bool, role="control"),
+)
+POOL_FIELDS = (
+    _NAME,
+    Field("state", default="active", choices=NET_STATES, role="control"),
+    _AUTOSTART,
+    Field("type", default="dir", choices=POOL_TYPES),
+    Field("path", "path", parse=_abspath),
+    Field("mode", default="0711"),
+)
+VOLUME_FIELDS = (
+    _NAME,
+    Field("pool", default="default", role="control"),
+    Field("state", default="present", choices=("present", "absent"), role="control"),
+    Field("size", "raw", int, parse=_size),
+    Field("format", default="qcow2", choices=VOLUME_FORMATS),
+    Field("backing"),
+    Field("source", "path", parse=_abspath, role="control"),
+)
+# the cloud_init module: a seed volume (SEED_FIELDS, shared with a guest's cloud_init key)
+CLOUD_INIT_FIELDS = (_NAME, Field("state", default="present", choices=("present", "absent"), role="control")) \
+    + SEED_FIELDS
+
+
+def _compared(fields):
+    return tuple(f.name for f in fields if f.role in ("common", "compared"))
+
+
+NETWORK_COMPARED = _compared(NETWORK_FIELDS)
+POOL_COMPARED = _compared(POOL_FIELDS)
+VOLUME_COMPARED = _compared(VOLUME_FIELDS)
+NetworkSpec = typed("NetworkSpec", NETWORK_FIELDS)
+PoolSpec = typed("PoolSpec", POOL_FIELDS)
+VolumeSpec = typed("VolumeSpec", VOLUME_FIELDS)
 
 
 def _err(kind, name, field, msg):
     return SpecError(msg, name, field, kind=kind)
 
 
-def _common(kind, raw, defaults, states):
+def _common(kind, raw, fields):
+    """Name checked, then the spec read through its field table; errors name the kind."""
     if not isinstance(raw, dict):
         raise SpecError("a %s spec must be a mapping, got %r" % (kind, raw), kind=kind)
     name = raw.get("name")
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise _err(kind, name if isinstance(name, str) else None, "name",
                    "invalid name %r: use [A-Za-z0-9][A-Za-z0-9_.-]{0,62}" % (name,))
-    extra = sorted(k for k in raw if k not in defaults and raw[k] is not None)
-    if extra:
-        raise _err(kind, name, "spec", "unknown key(s) %s (allowed: %s)" % (", ".join(extra), ", ".join(defaults)))
-    spec = dict(defaults)
-    spec.update({k: v for k, v in raw.items() if v is not None})
-    if spec["state"] not in states:
-        raise _err(kind, name, "state", "expected one of %s, got %r" % ("|".join(states), spec["state"]))
-    if not isinstance(spec.get("autostart", False), bool):
-        raise _err(kind, name, "autostart", "expected a boolean, got %r" % (spec["autostart"],))
+    try:
+        spec = parse_fields(name, "", {k: v for k, v in raw.items() if v is not None}, fields)
+    except SpecError as e:
+        e.kind = kind
+        raise
     return name, spec
 
 
 def network_from_params(raw):
-    name, n = _common("network", raw, NETWORK_DEFAULTS, NET_STATES)
-    if n["forward"] not in FORWARD_MODES:
-        raise _err("network", name, "forward", "expected one of %s, got %r" % ("|".join(FORWARD_MODES), n["forward"]))
+    name, n = _common("network", raw, NETWORK_FIELDS)
     if n["bridge"] is not None and not (isinstance(n["bridge"], str) and 0 < len(n["bridge"]) <= 15
                                         and NAME_RE.match(n["bridge"])):
         raise _err("network", name, "bridge", "invalid bridge name %r (1-15 characters)" % (n["bridge"],))
@@ -80,10 +117,6 @@ def network_from_params(raw):
         raise _err("network", name, "netmask", "needs ip")
     if n["dhcp"] is not None:
         n["dhcp"] = _dhcp(name, n)
-    if n["mtu"] is not None and (isinstance(n["mtu"], bool) or not isinstance(n["mtu"], int) or not 68 <= n["mtu"] <= 65535):
-        raise _err("network", name, "mtu", "expected an integer from 68 to 65535, got %r" % (n["mtu"],))
-    if not isinstance(n["recreate"], bool):
-        raise _err("network", name, "recreate", "expected a boolean")
     return n
 
 
@@ -133,12 +166,8 @@ def _dhcp(name, n):
 
 
 def pool_from_params(raw):
-    name, p = _common("pool", raw, POOL_DEFAULTS, NET_STATES)
-    if p["type"] not in POOL_TYPES:
-        raise _err("pool", name, "type", "expected one of %s, got %r" % ("|".join(POOL_TYPES), p["type"]))
+    name, p = _common("pool", raw, POOL_FIELDS)
     if p["path"] is not None:
-        if not isinstance(p["path"], str) or not p["path"].startswith("/"):
-            raise _err("pool", name, "path", "must be an absolute path, got %r" % (p["path"],))
         p["path"] = p["path"].rstrip("/") or "/"
     mode = str(p["mode"])
     if not (len(mode) in (3, 4) and all(c in "01234567" for c in mode)):
@@ -148,22 +177,11 @@ def pool_from_params(raw):
 
 
 def volume_from_params(raw):
-    name, v = _common("volume", raw, VOLUME_DEFAULTS, ("present", "absent"))
+    name, v = _common("volume", raw, VOLUME_FIELDS)
     if not isinstance(v["pool"], str) or not NAME_RE.match(v["pool"]):
         raise _err("volume", name, "pool", "invalid pool name %r" % (v["pool"],))
-    if v["format"] not in VOLUME_FORMATS:
-        raise _err("volume", name, "format", "expected one of %s, got %r" % ("|".join(VOLUME_FORMATS), v["format"]))
-    if v["size"] is not None:
-        try:
-            v["size"] = parse_size(v["size"])
-        except ValueError as e:
-            raise _err("volume", name, "size", str(e))
-        if v["size"] <= 0:
-            raise _err("volume", name, "size", "must be greater than zero")
     if v["backing"] is not None and v["source"] is not None:
         raise _err("volume", name, "backing", "give at most one of backing and source")
-    if v["source"] is not None and not str(v["source"]).startswith("/"):
-        raise _err("volume", name, "source", "must be an absolute path, got %r" % (v["source"],))
     if v["backing"] is not None and v["format"] != "qcow2":
         raise _err("volume", name, "format", "a copy-on-write overlay (backing) must be qcow2")
     if v["state"] == "present" and v["size"] is None and v["backing"] is None and v["source"] is None:

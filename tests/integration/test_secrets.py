@@ -1,6 +1,8 @@
 """Secrets never appear in any output of any module, at any verbosity: every module that takes
 one (guest, guests, cloud_init), run by ansible-playbook at -vvv with --diff, in check mode,
-for real, on a no-op run and on a failing run; the whole output is grepped."""
+for real, on a no-op run and on a failing run, then every other module on the same host
+(host_facts reads the guests and the seed volumes; network(s), pool, volume(s)); the whole
+output is grepped."""
 
 import json
 import os
@@ -31,6 +33,17 @@ def _playbook(tmp_path, pool, check):
         {"name": "guest with a bad field fails", "virtfleet.hypervisor.guest": dict(guest, vcpus=0),
          "ignore_errors": True},
     ]
+    # the modules without a secret option, on the host that now holds the seeds
+    net = {"name": PREFIX + "secnet", "forward": "isolated"}
+    vol = {"name": PREFIX + "secvol", "pool": pool, "size": "1M", "format": "raw"}
+    tasks += [
+        {"name": "host_facts", "virtfleet.hypervisor.host_facts": {}},
+        {"name": "network", "virtfleet.hypervisor.network": net},
+        {"name": "networks", "virtfleet.hypervisor.networks": {"networks": [net]}},
+        {"name": "pool", "virtfleet.hypervisor.pool": {"name": pool}},
+        {"name": "volume", "virtfleet.hypervisor.volume": vol},
+        {"name": "volumes", "virtfleet.hypervisor.volumes": {"volumes": [vol]}},
+    ]
     play = [{"hosts": "localhost", "gather_facts": False, "check_mode": check, "tasks": tasks}]
     path = tmp_path / ("check.yml" if check else "apply.yml")
     path.write_text(json.dumps(play))
@@ -51,6 +64,9 @@ def test_no_secret_in_any_output_at_vvv(conn, pool, tmp_path):
     outputs += [_run(apply), _run(apply)]  # apply, then a no-op
     for out in outputs:
         assert "TASK [guests" in out and "TASK [cloud_init]" in out and "ok=" in out, out[-3000:]
+        for task in ("host_facts", "network", "networks", "pool", "volume", "volumes"):
+            assert "TASK [%s]" % task in out, out[-3000:]
+        assert "failed=0" in out, out[-3000:]  # the failing tasks are ignored, every other one ran
         for secret in (PASSWORD, KEY, NETCFG, "AAAAvfSecretKey9c"):
             assert secret not in out, "secret %r printed:\n%s" % (secret, out[max(0, out.find(secret) - 1500):][:3000])
         assert '"passwd": "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"' in out  # masked, not dropped
@@ -58,5 +74,5 @@ def test_no_secret_in_any_output_at_vvv(conn, pool, tmp_path):
     assert "guest '%ssec-bad': memory" % PREFIX in outputs[1]
     assert conn.lookupByName(PREFIX + "sec1") and conn.lookupByName(PREFIX + "sec2")
     conn.storagePoolLookupByName(pool).storageVolLookupByName(PREFIX + "sec-seed").delete(0)
-    for name in ("sec1-cidata", "sec2-cidata"):
+    for name in ("sec1-cidata", "sec2-cidata", "secvol"):
         conn.storagePoolLookupByName(pool).storageVolLookupByName(PREFIX + name).delete(0)
