@@ -133,6 +133,7 @@ options:
     description:
       - With O(state=absent), also delete the guest's writable disks (volumes and image files).
         CD-ROMs and read-only disks are never deleted.
+      - Refused with any other O(state), so a stray V(true) cannot delete disks later.
     type: bool
     default: false
   shutdown_timeout:

@@ -335,6 +335,9 @@ def run(module, kind, raws, single=False, prune=False, prune_storage=False):
         if isinstance(raw, dict):
             module.no_log_values.update(secret_values(raw))
     fleet = module.params.get("fleet")
+    if prune_storage and not prune:
+        _fail(module, SpecError("only with prune: true (it says whether pruned guests' disks go too)", None,
+                                "prune_storage", kind=kind), [])
     if kind == "guest":
         raws = [dict(r, fleet=fleet) if isinstance(r, dict) else r for r in raws]
         try:

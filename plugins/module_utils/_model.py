@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TypedDict
 
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import SpecError
-from ansible_collections.virtfleet.hypervisor.plugins.module_utils._units import parse_mib, parse_size
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._units import human, parse_mib, parse_size
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
@@ -33,6 +33,9 @@ XEN_TYPES = ("pvh", "pv", "hvm")
 XEN_CRASH_ACTIONS = ("destroy", "restart", "preserve", "coredump-destroy", "coredump-restart", "soft-reset",
                      "rename-restart")
 BACKENDS = ("libvirt", "lxc", "xl")
+# Upper bounds no x86 guest of any toolstack here reaches; a bigger value is a typo ("64P").
+MAX_VCPUS = 4096
+MAX_MEMORY_MIB = 16 * 1024 * 1024  # 16 TiB
 
 # Live rules a backend may give a field (Capabilities.live); the planner reads them, pure:
 #   any          the running guest takes any new value
@@ -121,9 +124,13 @@ def _unknown_keys(name, field, given, allowed):
 
 def _mib(name, field, value):
     try:
-        return parse_mib(value)
+        mib = parse_mib(value)
     except ValueError as e:
         raise SpecError(str(e), name, field)
+    if mib > MAX_MEMORY_MIB:
+        raise SpecError("%s is more than any guest here can have (at most %s)"
+                        % (human(mib * 1024 * 1024), human(MAX_MEMORY_MIB * 1024 * 1024)), name, field)
+    return mib
 
 
 def _size(name, field, value):
@@ -261,9 +268,9 @@ GUEST_FIELDS = (
     Field("state", default="running", choices=STATES, role="control"),
     Field("autostart", "bool", bool, default=False, parse=_bool, role="common"),
     Field("fleet", default="default", parse=_fleet, role="common", option=False),
-    Field("vcpus", "int", int, parse=integer(1)),
+    Field("vcpus", "int", int, parse=integer(1, MAX_VCPUS)),
     Field("memory", "raw", int, parse=_mib),
-    Field("max_vcpus", "int", int, parse=integer(1)),
+    Field("max_vcpus", "int", int, parse=integer(1, MAX_VCPUS)),
     Field("max_memory", "raw", int, parse=_mib),
     Field("cpu_mode", choices=CPU_MODES),
     Field("hugepages", "bool", bool, parse=_bool),
@@ -355,6 +362,8 @@ def _guest_rules(name, path, g):  # pylint: disable=unused-argument
     macs = [n["mac"] for n in g["interfaces"] if n["mac"]]
     if len(macs) != len(set(macs)):
         raise SpecError("the same MAC address is given twice", name, "interfaces")
+    if g["remove_storage"] and g["state"] != "absent":
+        raise SpecError("only with state: absent (it says which disks go with the guest)", name, "remove_storage")
 
 
 def guest_from_params(raw, caps="libvirt", others=()) -> GuestSpec:

@@ -158,3 +158,11 @@ def cgroup_bytes(text):
     if not m or (m.group(2) and m.group(2).upper() not in _BINARY):
         raise UnitError("cannot read %r as a cgroup memory size (bytes, or a k/m/g/t suffix)" % (text,))
     return int(m.group(1)) * factor(m.group(2))
+
+
+def human(size):
+    """Bytes as the largest binary unit that keeps a number >= 1 (messages): 16 TiB, 1.5 GiB."""
+    for unit, power in (("PiB", 5), ("TiB", 4), ("GiB", 3), ("MiB", 2), ("KiB", 1)):
+        if size >= 1024 ** power:
+            return ("%.1f" % (size / 1024 ** power)).rstrip("0").rstrip(".") + " " + unit
+    return "%d bytes" % size

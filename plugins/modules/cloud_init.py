@@ -89,14 +89,13 @@ fields:
   elements: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _core, _spec
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._module import ObjectModule
 
 
 def main():
-    module = AnsibleModule(argument_spec=_spec.argspec("cloud_init"), supports_check_mode=True,
-                           no_log=_spec.carries_secrets("cloud_init"))
+    module = ObjectModule("cloud_init", argument_spec=_spec.argspec("cloud_init"), supports_check_mode=True,
+                          no_log=_spec.carries_secrets("cloud_init"))
     _core.run(module, "cloud_init", [{k: module.params[k] for k in _spec.CLOUD_INIT}], single=True)
 
 

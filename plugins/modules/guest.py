@@ -108,14 +108,13 @@ results:
   elements: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _core, _spec
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._module import ObjectModule
 
 
 def main():
-    module = AnsibleModule(argument_spec=_spec.argspec("guest"), supports_check_mode=True,
-                           no_log=_spec.carries_secrets("guest"))
+    module = ObjectModule("guest", argument_spec=_spec.argspec("guest"), supports_check_mode=True,
+                          no_log=_spec.carries_secrets("guest"))
     spec = {k: module.params[k] for k in _spec.GUEST}
     _core.run(module, "guest", [spec], single=True)
 

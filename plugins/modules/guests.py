@@ -38,7 +38,9 @@ options:
     type: bool
     default: false
   prune_storage:
-    description: With O(prune=true), also delete the writable disks of pruned guests.
+    description:
+      - With O(prune=true), also delete the writable disks of pruned guests.
+      - Refused without O(prune=true).
     type: bool
     default: false
 author:

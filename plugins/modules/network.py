@@ -53,13 +53,12 @@ results:
   elements: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _core, _spec
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._module import ObjectModule
 
 
 def main():
-    module = AnsibleModule(argument_spec=_spec.argspec("network"), supports_check_mode=True)
+    module = ObjectModule("network", argument_spec=_spec.argspec("network"), supports_check_mode=True)
     _core.run(module, "network", [{k: module.params[k] for k in _spec.NETWORK}], single=True)
 
 

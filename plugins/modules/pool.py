@@ -63,13 +63,12 @@ results:
   elements: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _core, _spec
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._module import ObjectModule
 
 
 def main():
-    module = AnsibleModule(argument_spec=_spec.argspec("pool"), supports_check_mode=True)
+    module = ObjectModule("pool", argument_spec=_spec.argspec("pool"), supports_check_mode=True)
     _core.run(module, "pool", [{k: module.params[k] for k in _spec.POOL}], single=True)
 
 

@@ -228,6 +228,9 @@ class LibvirtBackend(GuestBackend):
                                    ", ".join(sorted(k for k in machines if "." not in k)[:6])),
                                 name, "machine")
             guest["machine"] = machines[guest["machine"]]
+        for key in ("kernel", "ramdisk"):
+            if guest.get(key) and self.local_only(name, key) and not os.path.isfile(guest[key]):
+                raise SpecError("file %r does not exist" % guest[key], name, key)
         for i, disk in enumerate(guest["disks"]):
             field = "disks[%d]" % i
             if disk["volume"]:

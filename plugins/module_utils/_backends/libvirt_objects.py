@@ -15,6 +15,7 @@ import xml.etree.ElementTree as ET
 
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _render_objects as render
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _seed as seed
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _units as units
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import NAME_RE
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import libvirt as lv
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import _host as host
@@ -230,9 +231,14 @@ class VolumeHandler(_Handler):
             return self._resolve(v)
 
     def _resolve(self, v):
-        self._pool(v)
+        pool = self._pool(v)
         if v["state"] == "absent":
             return v
+        capacity = self.call("read pool size", pool.info)[1]
+        if v.get("size") and v["size"] > capacity:
+            raise SpecError("%s is more than the whole pool %r holds (%s): a volume that can never be written "
+                            "full is a typo" % (units.human(v["size"]), v["pool"], units.human(capacity)),
+                            v["name"], "size", kind=self.kind)
         if v["backing"] is not None:
             b = v["backing"]
             if b.startswith("/"):

@@ -31,7 +31,13 @@ def test_bridge_network_on_remote_uri_is_refused_naming_the_field():
 def test_volume_backing_file_on_remote_uri_is_refused(monkeypatch):
     be = LibvirtBackend({"uri": "qemu+ssh://hv2/system"})
     handler = VolumeHandler(be)
-    monkeypatch.setattr(handler, "_pool", lambda v: None)
+
+    class Pool:  # a 1 TiB pool on the remote host
+        @staticmethod
+        def info():
+            return [2, 1 << 40, 0, 1 << 40]
+
+    monkeypatch.setattr(handler, "_pool", lambda v: Pool)
     spec = volume_from_params({"name": "v", "size": "1G", "backing": "/srv/base.qcow2"})
     with pytest.raises(SpecError) as e:
         handler.resolve(spec)
