@@ -207,6 +207,22 @@ def stop(prefix=PREFIX, base=BASE, timeout=30):
         pass
 
 
+def kill_libvirtd(host):
+    """SIGKILL the host's libvirtd (a crash): its guests and virtlogd, which holds the
+    namespace, live on."""
+    pid = _pid(host, "libvirtd")
+    os.kill(pid, signal.SIGKILL)
+    while os.path.exists("/proc/%d" % pid):
+        time.sleep(0.02)
+
+
+def restart_libvirtd(host, timeout=60):
+    """Start the host's libvirtd again inside its namespaces (entered through virtlogd's)."""
+    subprocess.run(["nsenter", "--target", str(_pid(host, "virtlogd")), "--mount", "--uts", "--",
+                    "libvirtd", "-d", "--pid-file", "/run/libvirt/libvirtd.pid"], check=True, env=ENV)
+    _wait_socket(host, timeout)
+
+
 def running(prefix=PREFIX, base=BASE):
     """The hosts of this prefix whose libvirtd is alive."""
     return [h for h in map(NsHost, _host_roots(prefix, base)) if _pid(h, "libvirtd")]
