@@ -15,7 +15,41 @@ XML_INACTIVE = 2  # libvirt.VIR_DOMAIN_XML_INACTIVE
 
 
 def run_module(name, args, check=False, diff=True, timeout=600):
-    """Run plugins/modules/<name>.py with args; return its JSON result (with 'rc')."""
+    """Run plugins/modules/<name>.py with args; return its JSON result (with 'rc').
+    A check-mode run is wrapped in host_state(): any change it makes fails the test."""
+    if check:
+        before = host_state(args)
+        result = _run_module(name, args, True, diff, timeout)
+        after = host_state(args)
+        assert after == before, "check mode changed the host: %s %s" % (
+            name, ", ".join(k for k in before if before[k] != after[k]))
+        return result
+    return _run_module(name, args, False, diff, timeout)
+
+
+def host_state(args=None):
+    """Digests of every toolstack's vftest-* state this machine holds, per toolstack: libvirt
+    (domains, networks, pools, volumes; on the module's uri) and LXC (configs, run state,
+    cgroup limits, archives)."""
+    import libvirt
+    import lxchelpers
+    uri = (args or {}).get("uri") or "qemu:///system"
+    conn = libvirt.open(uri)
+    try:
+        h = hashlib.sha256(state_hash(conn).encode())
+        for obj in sorted(conn.listAllNetworks(0) + conn.listAllStoragePools(0), key=lambda o: o.name()):
+            if obj.name().startswith(PREFIX):
+                # a pool's capacity/allocation/available move with anything written to its filesystem
+                xml = re.sub(r"<(capacity|allocation|available)\b.*?</\1>", "", obj.XMLDesc(0), flags=re.S)
+                h.update(xml.encode() + repr((obj.isActive(), obj.autostart())).encode())
+        out = {"libvirt": h.hexdigest()}
+    finally:
+        conn.close()
+    out["lxc"] = lxchelpers.state_hash()
+    return out
+
+
+def _run_module(name, args, check, diff, timeout):
     payload = dict(args)
     payload["_ansible_check_mode"] = check
     payload["_ansible_diff"] = diff

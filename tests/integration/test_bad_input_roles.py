@@ -42,7 +42,7 @@ def _managed_hash():
     h = hashlib.sha256()
     for top in MANAGED:
         paths = [top] if not os.path.isdir(top) else sorted(
-            os.path.join(d, f) for d, _, files in os.walk(top) for f in files)
+            os.path.join(d, f) for d, _dirs, files in os.walk(top) for f in files)
         for path in paths:
             try:
                 with open(path, "rb") as f:
@@ -55,7 +55,7 @@ def _managed_hash():
 def test_role_argument_specs_refuse_bad_input(tmp_path):
     out = tmp_path / "results.json"
     tasks = []
-    for case, role, variables, _ in CASES:
+    for case, role, variables, _variable in CASES:
         tasks.append({"name": case, "block": [
             {"name": "include " + role, "ansible.builtin.include_role": {"name": "virtfleet.hypervisor." + role},
              "vars": variables},
@@ -79,7 +79,7 @@ def test_role_argument_specs_refuse_bad_input(tmp_path):
     assert out.exists(), proc.stdout[-4000:] + proc.stderr[-2000:]
     results = json.loads(out.read_text())
     problems = []
-    for case, role, _, variable in CASES:
+    for case, role, _vars, variable in CASES:
         msg = results.get(case, "NOT RUN")
         if msg == "ACCEPTED" or variable not in msg:
             problems.append("%s (%s): %s" % (case, role, msg[:400]))
