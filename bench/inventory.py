@@ -10,6 +10,11 @@ through libvirt), listed with `ansible-inventory --list`, wall clock:
 Each is run R times (default 3); the table shows the median and the fastest. Both listings
 must name every guest (checked).
 
+The hosts are reached over local unix sockets, where a libvirt round trip costs ~0.1 ms and
+per-guest calls are nearly free. To see what a network costs, every size is also measured
+through a relay per host (a unix socket that forwards each read after --latency-ms, default
+1 ms round trip: a LAN with ssh); both plugins go through it.
+
     flock /tmp/virtfleet-heavy.lock .venv/bin/python bench/inventory.py [--hosts 10] [--guests 100] [--runs 3]
 
 Goal (issue 14): 1,000 guests over 10 hosts in at most 3 s. community.libvirt comes from the
@@ -19,6 +24,7 @@ removed afterwards, also on failure."""
 import argparse
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -71,6 +77,49 @@ def define_guests(fleet, guests):
         sys.exit("defining guests failed: " + "; ".join(errors))
 
 
+class Relay:
+    """A unix socket that forwards to ``target`` (both ways), each chunk after ``delay`` s: half
+    the round trip each way. Threads, one pair per connection; stops with the process."""
+
+    def __init__(self, path, target, delay):
+        self.path, self.target, self.delay = path, target, delay
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        self.sock.listen(64)
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                client, _addr = self.sock.accept()
+            except OSError:
+                return
+            server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            server.connect(self.target)
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self.pipe, args=(a, b), daemon=True).start()
+
+    def pipe(self, src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                time.sleep(self.delay)
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self):
+        self.sock.close()
+
+
 def list_inventory(source, env):
     t0 = time.monotonic()
     proc = subprocess.run([os.path.join(VENV_BIN, "ansible-inventory"), "-i", source, "--list"],
@@ -86,47 +135,67 @@ def main():
     ap.add_argument("--hosts", type=int, default=10)
     ap.add_argument("--guests", type=int, default=100, help="guests per host")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--latency-ms", type=float, default=1.0, help="round trip added by the relay (0: no relay run)")
     args = ap.parse_args()
     community_collection("libvirt")
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
                ANSIBLE_COLLECTIONS_PATH=os.pathsep.join([os.path.join(ROOT, ".venv", "collections"), BENCH_COLL]),
                ANSIBLE_INVENTORY_UNPARSED_FAILED="1")
     total = args.hosts * args.guests
-    times = {"floor": [], "virtfleet": [], "community": []}
+    times = {}
     with nshosts.hosts(args.hosts, prefix=HOST_PREFIX) as fleet, tempfile.TemporaryDirectory() as tmp:
         t0 = time.monotonic()
         define_guests(fleet, args.guests)
         print("%d guests defined in %.1f s" % (total, time.monotonic() - t0), file=sys.stderr, flush=True)
-        ours = os.path.join(tmp, "bench.virtfleet_guests.yml")
-        with open(ours, "w") as f:
-            f.write("plugin: virtfleet.hypervisor.guests\nuris:\n" + "".join('  - "%s"\n' % h.uri for h in fleet))
-        theirs = os.path.join(tmp, "community")
-        os.mkdir(theirs)
-        for h in fleet:
-            with open(os.path.join(theirs, "%s.libvirt.yml" % h.name), "w") as f:
-                f.write('plugin: community.libvirt.libvirt\nuri: "%s"\n' % h.uri)
         floor = os.path.join(tmp, "floor.yml")
         with open(floor, "w") as f:
             f.write("all:\n  hosts:\n    one:\n")
-        for _ in range(args.runs):
-            for key, source in (("floor", floor), ("virtfleet", ours), ("community", theirs)):
-                elapsed, doc = list_inventory(source, env)
-                if key != "floor":
-                    listed = [h for h in doc["_meta"]["hostvars"] if h.startswith("vfbench-")]
-                    if len(listed) != total:
-                        sys.exit("%s listed %d guests, expected %d" % (key, len(listed), total))
-                times[key].append(elapsed)
-    print("| lister | hosts | guests | median s | fastest s | runs |")
-    print("|---|---|---|---|---|---|")
+        relays = []
+        try:
+            for latency in sorted({0.0, args.latency_ms}):
+                uris = [h.uri for h in fleet]
+                if latency:
+                    for h in fleet:
+                        path = os.path.join(tmp, "relay-%s.sock" % h.name)
+                        relays.append(Relay(path, h.socket, latency / 2000.0))
+                    uris = ["qemu+unix:///system?socket=" + r.path for r in relays]
+                d = os.path.join(tmp, "lat%g" % latency)
+                os.makedirs(os.path.join(d, "community"))
+                ours = os.path.join(d, "bench.virtfleet_guests.yml")
+                with open(ours, "w") as f:
+                    f.write("plugin: virtfleet.hypervisor.guests\nuris:\n" + "".join('  - "%s"\n' % u for u in uris))
+                for h, u in zip(fleet, uris):
+                    with open(os.path.join(d, "community", "%s.libvirt.yml" % h.name), "w") as f:
+                        f.write('plugin: community.libvirt.libvirt\nuri: "%s"\n' % u)
+                for _run in range(args.runs):
+                    for key, source in (("floor", floor), ("virtfleet", ours),
+                                        ("community", os.path.join(d, "community"))):
+                        if key == "floor" and latency:
+                            continue
+                        elapsed, doc = list_inventory(source, env)
+                        if key != "floor":
+                            listed = [x for x in doc["_meta"]["hostvars"] if x.startswith("vfbench-")]
+                            if len(listed) != total:
+                                sys.exit("%s listed %d guests, expected %d" % (key, len(listed), total))
+                        times.setdefault((key, latency), []).append(elapsed)
+                print("latency %g ms done" % latency, file=sys.stderr, flush=True)
+        finally:
+            for r in relays:
+                r.close()
+    print("| lister | hosts | guests | round trip | median s | fastest s | runs |")
+    print("|---|---|---|---|---|---|---|")
     names = {"floor": "ansible-inventory start-up (1 static host)",
              "virtfleet": "virtfleet.hypervisor.guests (1 config, %d URIs)" % args.hosts,
              "community": "community.libvirt.libvirt (%d configs, 1 per host)" % args.hosts}
-    for key in ("floor", "virtfleet", "community"):
-        print("| %s | %d | %d | %.2f | %.2f | %d |" % (
+    for (key, latency), vals in times.items():
+        print("| %s | %d | %d | %s | %.2f | %.2f | %d |" % (
             names[key], 0 if key == "floor" else args.hosts, 0 if key == "floor" else total,
-            statistics.median(times[key]), min(times[key]), len(times[key])))
-    ratio = statistics.median(times["community"]) / statistics.median(times["virtfleet"])
-    print("\ncommunity.libvirt / virtfleet (median): %.1fx" % ratio)
+            "unix socket" if not latency else "+%g ms relay" % latency,
+            statistics.median(vals), min(vals), len(vals)))
+    for latency in sorted({0.0, args.latency_ms}):
+        ratio = statistics.median(times[("community", latency)]) / statistics.median(times[("virtfleet", latency)])
+        print("\ncommunity.libvirt / virtfleet (median, %s): %.1fx"
+              % ("unix socket" if not latency else "+%g ms" % latency, ratio))
 
 
 if __name__ == "__main__":

@@ -269,8 +269,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 if not local and not inv.uri_host(uri):
                     user = hv.get("ansible_user")
                     port = hv.get("ansible_port")
-                    uri = "qemu+ssh://%s%s%s/system" % (user + "@" if user else "", address,
-                                                         ":%s" % port if port else "")
+                    login = "%s@" % user if user else ""
+                    uri = "qemu+ssh://%s%s%s/system" % (login, address, ":%s" % port if port else "")
                     key = hv.get("ansible_ssh_private_key_file") or hv.get("ansible_private_key_file")
                     uri += "?no_tty=1" + ("&keyfile=%s" % key if key else "")
             why = inv.check_uri(uri)

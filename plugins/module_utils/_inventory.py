@@ -28,7 +28,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -361,10 +360,3 @@ def collect(jobs, timeout):
         if t.is_alive():
             errors[name] = "no answer after %d s" % timeout
     return {k: v for k, v in results.items() if k not in errors}, errors
-
-
-if __name__ == "__main__":  # pragma: no cover - a quick look: python -m ... URI
-    import libvirt as _lv  # pylint: disable=import-error
-    for _uri in sys.argv[1:]:
-        _c = open_libvirt(_uri, _lv)
-        print(json.dumps(read_libvirt(_c, _lv, _c.getHostname(), _uri), indent=1))
