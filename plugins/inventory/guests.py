@@ -23,7 +23,8 @@ description:
     (see the notes). Every string read from a hypervisor or a guest is marked unsafe, so it is
     never templated.
   - The config file name must end with C(virtfleet_guests.yml) or C(virtfleet_guests.yaml).
-author: virtfleet maintainers
+author:
+  - virtfleet maintainers (@virtfleet)
 requirements:
   - libvirt-python on the controller (for libvirt sources)
   - ssh and python3 on LXC/xl hosts reached over SSH
@@ -129,6 +130,7 @@ keyed_groups:
 compose:
   ansible_user: "'debian'"
 
+---
 # fleet.virtfleet_guests.yml: the guests of every host of the `hypervisors` group:
 #   ansible-inventory -i inventories/example -i fleet.virtfleet_guests.yml --list
 plugin: virtfleet.hypervisor.guests
@@ -140,6 +142,7 @@ cache: true
 cache_plugin: ansible.builtin.jsonfile
 cache_connection: ~/.cache/virtfleet-inventory
 
+---
 # lxc.virtfleet_guests.yml: LXC containers of a host over SSH
 plugin: virtfleet.hypervisor.guests
 hosts:

@@ -180,13 +180,13 @@ def test_the_hypervisors_of_an_inventory_group_and_a_play_on_the_guests(fleet, t
 
 def test_bad_input_is_a_message_naming_the_option(tmp_path):
     proc, _doc = inventory(tmp_path, "plugin: virtfleet.hypervisor.guests\nuris: [qemu:///system]\nhypervisors: [x]\n",
-                        check=False)
+                           check=False)
     assert proc.returncode != 0 and "unknown option hypervisors" in proc.stderr
     proc, _doc = inventory(tmp_path, "plugin: virtfleet.hypervisor.guests\nuris: [kvm01]\n",
-                        name="b.virtfleet_guests.yml", check=False)
+                           name="b.virtfleet_guests.yml", check=False)
     assert proc.returncode != 0 and "uris[0]: malformed libvirt URI 'kvm01'" in proc.stderr
     proc, _doc = inventory(tmp_path, "plugin: virtfleet.hypervisor.guests\nhosts: [{host: lxc01, backend: lxd}]\n",
-                        name="c.virtfleet_guests.yml", check=False)
+                           name="c.virtfleet_guests.yml", check=False)
     assert proc.returncode != 0 and "hosts[0] (lxc01): backend must be lxc or xl" in proc.stderr
     for p in (proc,):
         assert "Traceback" not in p.stderr
