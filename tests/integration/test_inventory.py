@@ -178,6 +178,30 @@ def test_the_hypervisors_of_an_inventory_group_and_a_play_on_the_guests(fleet, t
         c1.close()
 
 
+def test_inventory_cache(fleet, tmp_path):
+    """cache: true serves the recorded listing until --flush-cache reads the hosts again."""
+    h1, _h2 = fleet
+    config = """\
+        plugin: virtfleet.hypervisor.guests
+        uris: [%s]
+        cache: true
+        cache_plugin: ansible.builtin.jsonfile
+        cache_connection: %s
+        """ % (h1.uri, tmp_path / "cache")
+    _proc, doc = inventory(tmp_path, config, name="cached.virtfleet_guests.yml")
+    assert "vftest-inv-new" not in doc["_meta"]["hostvars"]
+    conn = libvirt.open(h1.uri)
+    try:
+        dom = conn.defineXML(domain("vftest-inv-new", "blue"))
+        _proc, doc = inventory(tmp_path, config, name="cached.virtfleet_guests.yml")
+        assert "vftest-inv-new" not in doc["_meta"]["hostvars"]  # from the cache
+        _proc, doc = inventory(tmp_path, config, "--flush-cache", name="cached.virtfleet_guests.yml")
+        assert "vftest-inv-new" in doc["_meta"]["hostvars"]
+    finally:
+        dom.undefine()
+        conn.close()
+
+
 def test_bad_input_is_a_message_naming_the_option(tmp_path):
     proc, _doc = inventory(tmp_path, "plugin: virtfleet.hypervisor.guests\nuris: [qemu:///system]\nhypervisors: [x]\n",
                            check=False)
