@@ -178,12 +178,15 @@ def read_libvirt(conn, libvirt, hypervisor, uri, sources=ADDRESS_SOURCES, agent_
             if e.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
                 continue
             raise
-        spec = rlibvirt.parse_domain(xml)
+        try:
+            spec = rlibvirt.parse_domain(xml)
+        except Exception:  # pylint: disable=broad-except  # a definition the modules' reader refuses
+            spec = {"name": dom.name(), "managed": False, "fleet": None}  # (an odd memory unit): listed bare
         rec = guest_record(spec["name"], hypervisor, uri, "libvirt", state, spec,
                            autostart=uuid in autostart, persistent=uuid in persistent,
                            managed=spec["managed"], fleet=spec["fleet"], uuid=uuid)
         addrs = []
-        macs = [n["mac"] for n in spec["interfaces"] if n.get("mac")]
+        macs = [n["mac"] for n in spec.get("interfaces") or () if n.get("mac")]
         if state in ("running", "paused"):
             live_macs, agent = _live_info(live_xml)
             macs = live_macs or macs

@@ -191,8 +191,8 @@ def test_inventory_cache(fleet, tmp_path):
     _proc, doc = inventory(tmp_path, config, name="cached.virtfleet_guests.yml")
     assert "vftest-inv-new" not in doc["_meta"]["hostvars"]
     conn = libvirt.open(h1.uri)
+    dom = conn.defineXML(domain("vftest-inv-new", "blue"))
     try:
-        dom = conn.defineXML(domain("vftest-inv-new", "blue"))
         _proc, doc = inventory(tmp_path, config, name="cached.virtfleet_guests.yml")
         assert "vftest-inv-new" not in doc["_meta"]["hostvars"]  # from the cache
         _proc, doc = inventory(tmp_path, config, "--flush-cache", name="cached.virtfleet_guests.yml")

@@ -233,3 +233,12 @@ def test_probe_argv_is_batch_ssh_or_local_python():
     assert argv[:5] == ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=7"]
     assert argv[-4:] == ["--", "lxc01", "python3", "-"] and ["-l", "root"] == argv[argv.index("-l"):argv.index("-l") + 2]
     assert inv.probe_argv("x", python="/usr/bin/python3", local=True) == ["/usr/bin/python3", "-"]
+
+
+def test_a_definition_the_modules_reader_refuses_is_listed_bare(rec):
+    stop = [d["uuid"] for d in rec["domains"] if d["name"] == "vftest-invrec-stop"][0]
+    flags = str(libvirt.VIR_DOMAIN_XML_INACTIVE)
+    rec["xml"][stop][flags] = rec["xml"][stop][flags].replace("unit='KiB'", "unit='parsecs'", 1)
+    guests = by_name(inv.read_libvirt(Conn(rec), libvirt, "h", "qemu:///system"))
+    assert len(guests) == 4
+    assert guests["vftest-invrec-stop"]["spec"] == {} and guests["vftest-invrec-stop"]["state"] == "stopped"
