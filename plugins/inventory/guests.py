@@ -52,7 +52,8 @@ options:
       - LXC and xl hypervisors, read with one command over SSH each (C(ssh -o BatchMode=yes
         HOST python3 -), which must log in without a prompt).
       - Each is a dict with C(host) (required), C(backend) (C(lxc) or C(xl), required),
-        C(name) (default C(host)), C(user), C(port), C(private_key_file), C(python)
+        C(name) (default C(host)), C(user), C(port), C(private_key_file), C(ssh_args) (a list
+        of extra C(ssh) arguments, e.g. C([-o, StrictHostKeyChecking=accept-new])), C(python)
         (default C(python3)), C(lxc_path), C(xl_config_dir) (default C(/etc/xen)), and
         C(local) (true runs the probe on this machine, without SSH).
     type: list
@@ -63,7 +64,9 @@ options:
       - Read the hypervisors of this group of the inventory loaded before this source (list
         this config after the hypervisors' inventory with C(-i)).
       - Members of C(lxc_hosts) are read as LXC hosts and of C(xen_hosts) as xl hosts over SSH
-        (a host's C(virtfleet_inventory_backend) overrides); others through libvirt at
+        (a host's C(virtfleet_inventory_backend) overrides), with the host's C(ansible_user),
+        C(ansible_port), private key and C(ansible_ssh_common_args)/C(ansible_ssh_extra_args);
+        others through libvirt at
         C(virtfleet_inventory_uri), else C(virtfleet_uri) when the host is reached with
         C(ansible_connection=local) or that URI names a remote host, else
         C(qemu+ssh://[ansible_user@]ansible_host[:ansible_port]/system).
@@ -153,6 +156,7 @@ strict: true   # an unreachable host fails the inventory
 """
 
 import re
+import shlex
 
 from ansible.errors import AnsibleError, AnsibleParserError
 from ansible.inventory.helpers import get_group_vars
@@ -174,7 +178,7 @@ try:
 except ImportError:  # reported when a libvirt source is configured
     libvirt = None
 
-HOST_KEYS = ("host", "backend", "name", "user", "port", "private_key_file", "python", "lxc_path",
+HOST_KEYS = ("host", "backend", "name", "user", "port", "private_key_file", "ssh_args", "python", "lxc_path",
              "xl_config_dir", "local")
 _GROUP_RE = re.compile(r"[^A-Za-z0-9_]")
 
@@ -218,6 +222,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                                          % (i, "s" if len(bad) > 1 else "", ", ".join(bad), ", ".join(HOST_KEYS)))
             if not item.get("host"):
                 raise AnsibleParserError("hosts[%d]: 'host' is required" % i)
+            if not isinstance(item.get("ssh_args", []), list):
+                raise AnsibleParserError("hosts[%d] (%s): ssh_args must be a list of arguments" % (i, item["host"]))
             if item.get("backend") not in ("lxc", "xl"):
                 raise AnsibleParserError("hosts[%d] (%s): backend must be lxc or xl, got %r"
                                          % (i, item["host"], item.get("backend")))
@@ -260,7 +266,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 settings = {"host": address, "backend": backend, "user": hv.get("ansible_user"),
                             "port": hv.get("ansible_port"), "local": local,
                             "private_key_file": hv.get("ansible_ssh_private_key_file") or hv.get("ansible_private_key_file"),
-                            "lxc_path": hv.get("virtfleet_lxc_path"), "xl_config_dir": hv.get("virtfleet_xl_config_dir")}
+                            "lxc_path": hv.get("virtfleet_lxc_path"), "xl_config_dir": hv.get("virtfleet_xl_config_dir"),
+                            "ssh_args": shlex.split(" ".join(str(hv.get(k) or "") for k in (
+                                "ansible_ssh_common_args", "ansible_ssh_extra_args")))}
                 out.append((host.name, host.name, backend, settings))
                 continue
             if backend != "libvirt":
@@ -303,7 +311,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             return read
 
         argv = inv.probe_argv(settings["host"], settings.get("python") or "python3", settings.get("user"),
-                              settings.get("port"), settings.get("private_key_file"), timeout=timeout,
+                              settings.get("port"), settings.get("private_key_file"),
+                              [str(a) for a in settings.get("ssh_args") or ()], timeout=timeout,
                               local=bool(settings.get("local")))
         where = "local://" if settings.get("local") else "ssh://" + settings["host"]
         opts = {"lxc_path": settings.get("lxc_path"), "xl_config_dir": settings.get("xl_config_dir")}
