@@ -23,6 +23,7 @@ import re
 import sys
 
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _render_libvirt as render_lv
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _units as units
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import VirtfleetError
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._render_xl import parse_xl_info
 
@@ -48,18 +49,6 @@ _STATES = {0: "stopped", 1: "running", 2: "running", 3: "paused", 4: "stopped", 
 
 
 # -- small helpers -------------------------------------------------------------------------
-def human(nbytes):
-    """1073741824 -> '1.0 GiB' (binary units); None stays None."""
-    if nbytes is None:
-        return None
-    value = float(nbytes)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(value) < 1024 or unit == "TiB":
-            return "%d B" % value if unit == "B" else "%.1f %s" % (value, unit)
-        value /= 1024
-    return None  # not reached
-
-
 def _read(path):
     try:
         with open(path) as f:
@@ -134,20 +123,12 @@ def parse_meminfo(text):
         m = re.match(r"^(\w+):\s+(\d+)", line)
         if m:
             vals[m.group(1)] = int(m.group(2))
-    mib = {k: vals[k] // 1024 if k in vals else None for k in ("MemTotal", "MemFree", "MemAvailable")}
+    mib = {k: units.kib_to_mib(vals[k]) if k in vals else None for k in ("MemTotal", "MemFree", "MemAvailable")}
     return {"total_mib": mib["MemTotal"], "free_mib": mib["MemFree"], "available_mib": mib["MemAvailable"]}
 
 
 def memory_facts(root="/"):
     return parse_meminfo(_read(_p(root, "/proc/meminfo")))
-
-
-def _size_label(kib):
-    if kib % (1024 * 1024) == 0:
-        return "%dG" % (kib // (1024 * 1024))
-    if kib % 1024 == 0:
-        return "%dM" % (kib // 1024)
-    return "%dK" % kib
 
 
 def hugepage_facts(root="/"):
@@ -169,7 +150,7 @@ def hugepage_facts(root="/"):
             text = _read(os.path.join(base, entry, name))
             vals[key] = int(text) if text and text.strip().isdigit() else None
         vals["size_kib"] = kib
-        out[_size_label(kib)] = vals
+        out[units.page_size_label(kib)] = vals
     return out
 
 
@@ -315,8 +296,8 @@ class LibvirtReader(object):
                      "allocation_bytes": allocation if active else None,
                      "available_bytes": available if active else None,
                      "volumes": len(pool.listAllVolumes(0)) if active else None}
-            entry["capacity"] = human(entry["capacity_bytes"])
-            entry["available"] = human(entry["available_bytes"])
+            entry["capacity"] = units.human(entry["capacity_bytes"])
+            entry["available"] = units.human(entry["available_bytes"])
             out.append(entry)
         return out
 
@@ -379,7 +360,7 @@ def file_size(path):
 
 def guest_entry(name, backend, state, vcpus, memory_mib, disk_bytes, disks, managed, fleet, **extra):
     g = {"name": name, "backend": backend, "state": state, "vcpus": vcpus, "memory_mib": memory_mib,
-         "disk_bytes": disk_bytes, "disk": human(disk_bytes), "disks": disks, "managed": bool(managed),
+         "disk_bytes": disk_bytes, "disk": units.human(disk_bytes), "disks": disks, "managed": bool(managed),
          "fleet": fleet}
     g.update(extra)
     return g
@@ -432,7 +413,7 @@ def committed(guests):
                 "disk_bytes": sum(g["disk_bytes"] or 0 for g in gs)}
     out = {"all": total(guests), "running": total([g for g in guests if g["state"] in ("running", "paused")])}
     for v in out.values():
-        v["disk"] = human(v["disk_bytes"])
+        v["disk"] = units.human(v["disk_bytes"])
     return out
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TypedDict
 
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import SpecError
-from ansible_collections.virtfleet.hypervisor.plugins.module_utils._units import human, parse_mib, parse_size
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._units import human, mib_to_bytes, parse_mib, parse_size
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
@@ -35,7 +35,7 @@ XEN_CRASH_ACTIONS = ("destroy", "restart", "preserve", "coredump-destroy", "core
 BACKENDS = ("libvirt", "lxc", "xl")
 # Upper bounds no x86 guest of any toolstack here reaches; a bigger value is a typo ("64P").
 MAX_VCPUS = 4096
-MAX_MEMORY_MIB = 16 * 1024 * 1024  # 16 TiB
+MAX_MEMORY_MIB = 16 * 1024 * 1024  # 16 TiB in MiB
 
 # Live rules a backend may give a field (Capabilities.live); the planner reads them, pure:
 #   any          the running guest takes any new value
@@ -129,7 +129,7 @@ def _mib(name, field, value):
         raise SpecError(str(e), name, field)
     if mib > MAX_MEMORY_MIB:
         raise SpecError("%s is more than any guest here can have (at most %s)"
-                        % (human(mib * 1024 * 1024), human(MAX_MEMORY_MIB * 1024 * 1024)), name, field)
+                        % (human(mib_to_bytes(mib)), human(mib_to_bytes(MAX_MEMORY_MIB))), name, field)
     return mib
 
 

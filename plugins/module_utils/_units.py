@@ -160,9 +160,22 @@ def cgroup_bytes(text):
     return int(m.group(1)) * factor(m.group(2))
 
 
-def human(size):
-    """Bytes as the largest binary unit that keeps a number >= 1 (messages): 16 TiB, 1.5 GiB."""
-    for unit, power in (("PiB", 5), ("TiB", 4), ("GiB", 3), ("MiB", 2), ("KiB", 1)):
-        if size >= 1024 ** power:
-            return ("%.1f" % (size / 1024 ** power)).rstrip("0").rstrip(".") + " " + unit
-    return "%d bytes" % size
+def human(nbytes):
+    """Bytes for people (binary units, messages and facts): 1073741824 -> '1.0 GiB'; None stays None."""
+    if nbytes is None:
+        return None
+    value = float(nbytes)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(value) < 1024 or unit == "TiB":
+            return "%d B" % value if unit == "B" else "%.1f %s" % (value, unit)
+        value /= 1024
+    return None  # not reached
+
+
+def page_size_label(kib):
+    """A hugepage size in KiB as the kernel and the model name it: 2048 -> '2M', 1048576 -> '1G'."""
+    if kib % (KIB * KIB) == 0:
+        return "%dG" % (kib // (KIB * KIB))
+    if kib % KIB == 0:
+        return "%dM" % (kib // KIB)
+    return "%dK" % kib

@@ -142,9 +142,3 @@ def test_committed_counts_running_and_all():
     assert c["all"] == {"guests": 3, "vcpus": 3, "memory_mib": 1792, "disk_bytes": (10 << 30) + (1 << 20),
                         "disk": "10.0 GiB"}
     assert c["running"]["guests"] == 2 and c["running"]["memory_mib"] == 1280
-
-
-@pytest.mark.parametrize("n, text", [(0, "0 B"), (1023, "1023 B"), (1536, "1.5 KiB"), (10 << 30, "10.0 GiB"),
-                                     (None, None)])
-def test_human(n, text):
-    assert _facts.human(n) == text

@@ -103,3 +103,14 @@ def test_cgroup_memory_values_with_unknown_units_are_refused(text):
 def test_user_sizes(value, size):
     assert U.parse_size(value) == size
     assert U.parse_mib(4) == 4 and U.parse_mib("1GiB") == 1024
+
+
+@pytest.mark.parametrize("n, text", [(0, "0 B"), (1023, "1023 B"), (1536, "1.5 KiB"), (10 << 30, "10.0 GiB"),
+                                     (None, None)])
+def test_human(n, text):
+    assert U.human(n) == text
+
+
+@pytest.mark.parametrize("kib, label", [(2048, "2M"), (1048576, "1G"), (64, "64K")])
+def test_page_size_label(kib, label):
+    assert U.page_size_label(kib) == label
