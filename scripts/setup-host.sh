@@ -9,7 +9,7 @@
 PACKAGES=(
   libvirt-daemon-system libvirt-daemon libvirt-daemon-driver-qemu libvirt-daemon-driver-lxc
   libvirt-clients libvirt-dev pkg-config qemu-system-x86 qemu-utils
-  lxc busybox-static debootstrap dnsmasq-base iptables bridge-utils iproute2
+  lxc busybox-static debootstrap dnsmasq-base iptables bridge-utils iproute2 rsync
   virtinst libxml2-utils e2fsprogs openssh-client python3-venv shellcheck
   python3-libvirt python3-lxml python3-pycdlib
 )

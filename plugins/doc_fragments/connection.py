@@ -35,6 +35,13 @@ options:
         is C(<xl_config_dir>/<name>.cfg) and autostart is the symlink C(<xl_config_dir>/auto/<name>.cfg).
     type: path
     default: /etc/xen
+  xl_save_dir:
+    description:
+      - O(backend=xl) only. Where a guest with O(state=saved) keeps its memory: C(xl save) writes
+        C(<xl_save_dir>/<name>.save) (mode 0600; created 0700 when missing), C(xl restore) reads it back and
+        removes it. The default is the directory Debian's C(xendomains) uses for its own saves.
+    type: path
+    default: /var/lib/xen/save
   lxc_path:
     description:
       - O(backend=lxc) only. The LXC path holding the containers (C(lxc-* -P)); each container is the

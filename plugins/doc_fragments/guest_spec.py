@@ -19,10 +19,17 @@ options:
       - V(running) starts the guest on every run where it is not running (a guest stopped by hand is started again).
       - V(stopped) sends an ACPI shutdown and waits O(shutdown_timeout) seconds.
       - V(paused) suspends it (starting it paused when stopped).
+      - V(saved) keeps a running (or paused) guest's memory in a state file and stops it; V(running)
+        (or V(paused)) later resumes it where it was, and V(stopped) discards the saved state.
+        O(backend=libvirt) uses libvirt's managed save (C(virsh managedsave); the file is libvirt's, in
+        C(/var/lib/libvirt/qemu/save/)); O(backend=xl) runs C(xl save) into O(xl_save_dir) and C(xl restore).
+        A stopped or missing guest cannot be saved (an error naming O(state)); O(backend=lxc) refuses it.
+        A definition change made while a guest is saved is written at once and takes effect at its next
+        fresh boot (C(restart_required)): a saved state is never thrown away to apply it.
       - V(absent) destroys and undefines it, with its managed-save image, snapshot and checkpoint
         metadata and UEFI NVRAM; its disks stay unless O(remove_storage=true).
     type: str
-    choices: [running, stopped, paused, absent]
+    choices: [running, stopped, paused, saved, absent]
     default: running
   autostart:
     description: Start the guest when the hypervisor starts (C(virsh autostart)).

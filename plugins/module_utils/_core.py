@@ -7,8 +7,8 @@
 
 A kind is a handler with ``validate(raw)``, ``resolve(spec)``, ``current(spec)``,
 ``plan(spec, current)`` (pure), ``apply(plan, current)`` and ``view(obj)``; guests, networks,
-pools, volumes and seeds are kinds (``KINDS``), and a new kind (a snapshot, say) is one more
-handler over its backend's operations, not a new runner. Objects a guest declares with it
+pools, volumes, seeds and snapshots are kinds (``KINDS``); a new kind is one more handler
+over its backend's operations, not a new runner. Objects a guest declares with it
 (its volumes, its seed) are planned through their own kind and become child plans of the
 guest's plan. One object's failure, whatever raised it, never stops the others.
 
@@ -27,6 +27,7 @@ from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends imp
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import libvirt as lv
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import libvirt_objects as lvo
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _seed as seed
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _snapshot as snapshot
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _deps
 
 # Every result of every kind carries these keys (RETURN docs: results).
@@ -141,7 +142,11 @@ KINDS = {
     "pool": _object_kind(lvo.PoolHandler),
     "volume": _object_kind(lvo.VolumeHandler),
     "cloud_init": _object_kind(lvo.SeedHandler),
+    # over a guest backend (``backend``), like guests
+    "snapshot": snapshot.SnapshotKind,
 }
+#: kinds whose objects belong to a guest backend chosen with ``backend``
+GUEST_BACKED = ("guest", "snapshot")
 MIN_SECRET = 4
 # the Python module each kind's toolstack needs, with its pip name
 _NEEDS = {"cloud_init": (("pycdlib", seed.PYCDLIB_IMPORT_ERROR),)}
@@ -284,6 +289,7 @@ class Run(object):
                 r["managed"] = p.get("managed")
             if p.get("msg"):
                 r["msg"] = p["msg"]
+            r.update(p.get("report") or {})
             r["state"] = k.final_state(p, current, self.check_mode)
             results.append(r)
             if p["changed"]:
@@ -329,6 +335,29 @@ def _require(module, name, import_error):
         _deps.require(module, name)
 
 
+def _open_backend(module):
+    """The guest backend of module.params['backend'], its library required (respawn/fail)."""
+    try:
+        backend_cls = get_backend(module.params["backend"])
+    except VirtfleetError as e:
+        _fail(module, e, [])
+    _require(module, backend_cls.required_lib, backend_cls.import_error())
+    return backend_cls(module.params, module.run_command)
+
+
+def read(module, reader):
+    """A read-only module (guest_info): ``reader(backend)`` returns the result keys; a
+    VirtfleetError fails naming object and field. Never changes anything."""
+    backend = _open_backend(module)
+    try:
+        out = reader(backend)
+    except VirtfleetError as e:
+        _fail(module, e, [])
+    finally:
+        backend.close()
+    module.exit_json(changed=False, **out)
+
+
 def run(module, kind, raws, single=False, prune=False, prune_storage=False):
     """Converge ``raws`` (raw specs) of ``kind`` ('guest', 'network', ...); exits the module."""
     for raw in raws:
@@ -338,8 +367,9 @@ def run(module, kind, raws, single=False, prune=False, prune_storage=False):
     if prune_storage and not prune:
         _fail(module, SpecError("only with prune: true (it says whether pruned guests' disks go too)", None,
                                 "prune_storage", kind=kind), [])
-    if kind == "guest":
-        raws = [dict(r, fleet=fleet) if isinstance(r, dict) else r for r in raws]
+    if kind in GUEST_BACKED:
+        if kind == "guest":
+            raws = [dict(r, fleet=fleet) if isinstance(r, dict) else r for r in raws]
         try:
             backend_cls = get_backend(module.params["backend"])
         except VirtfleetError as e:

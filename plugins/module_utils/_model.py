@@ -23,7 +23,10 @@ from ansible_collections.virtfleet.hypervisor.plugins.module_utils._units import
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 
-STATES = ("running", "stopped", "paused", "absent")
+STATES = ("running", "stopped", "paused", "saved", "absent")
+# the states every backend reaches; "saved" (memory kept in a state file) only where the
+# toolstack saves and restores a running guest (Capabilities.states)
+BASE_STATES = ("running", "stopped", "paused", "absent")
 CPU_MODES = ("host-passthrough", "host-model", "default")
 VIRT_TYPES = ("kvm", "qemu")
 DISK_DEVICES = ("disk", "cdrom")
@@ -350,6 +353,8 @@ class Capabilities:
     children: tuple = ()
     #: what memory / vcpus mean on this backend (docs and errors)
     meaning: dict = field(default_factory=dict)
+    #: the guest states it reaches (``saved``: libvirt managed save, xl save/restore)
+    states: tuple = BASE_STATES
 
     def restart_fields(self):
         return tuple(f for f in self.fields if f not in self.live and f not in ("fleet", "autostart"))
@@ -393,7 +398,12 @@ def guest_from_params(raw, caps="libvirt", others=()) -> GuestSpec:
     for key, value in caps.defaults.items():
         if key in caps.fields and key not in spec:
             spec[key] = value
-    return parse_fields(name, "", spec, GUEST_FIELDS, _guest_rules)
+    g = parse_fields(name, "", spec, GUEST_FIELDS, _guest_rules)
+    if g["state"] not in caps.states:
+        owners = [c.backend for c in others if g["state"] in c.states]
+        raise SpecError("%s is not supported by backend %s%s" % (
+            g["state"], caps.backend, " (only %s)" % ", ".join(owners) if owners else ""), name, "state")
+    return g
 
 
 def check_unique(names, kind, field):

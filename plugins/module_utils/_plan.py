@@ -115,6 +115,9 @@ def plan(desired, current, caps, restart="never"):
     if current is None:
         if want_state == "absent":
             return p
+        if want_state == "saved":
+            raise UnsupportedChange("the guest does not exist, so there is no running state to save; "
+                                    "create it with state=running first", name, "state")
         p.update(action="create", changed=True, define=True, state_from="undefined",
                  state_to=want_state)
         p["fields"] = [{"field": f, "apply": "config"} for f in fields
@@ -132,8 +135,10 @@ def plan(desired, current, caps, restart="never"):
     p["managed"] = current.get("managed")
     if want_state == "absent":
         p.update(action="delete", changed=True, state_from=current["state"], state_to="absent")
-        if current["state"] != "stopped":
+        if current["state"] not in ("stopped", "saved"):
             p["actions"].append("destroy")
+        if current["state"] == "saved":
+            p["actions"].append("discard saved state")
         p["actions"].append("undefine")
         if desired.get("remove_storage"):
             p["actions"].append("remove storage")
@@ -143,6 +148,10 @@ def plan(desired, current, caps, restart="never"):
     p["desired"] = desired
     config, live = current["config"], current.get("live")
     running = current["state"] in ("running", "paused") and live is not None
+    saved = current["state"] == "saved"
+    if want_state == "saved" and current["state"] == "stopped":
+        raise UnsupportedChange("the guest is stopped, so there is no running state to save; start it first "
+                                "(state=running), then save it", name, "state")
     for field in fields:
         if field == "autostart":
             continue
@@ -151,14 +160,27 @@ def plan(desired, current, caps, restart="never"):
             continue
         config_differs = not _equal(field, want, config.get(field))
         live_differs = running and field not in CONFIG_ONLY and not _equal(field, want, live.get(field))
+        # a saved guest resumes with the definition it was saved with (``live``, when the
+        # toolstack shows it): a field that differs there waits for a fresh boot
+        saved_differs = saved and live is not None and field not in CONFIG_ONLY and \
+            not _equal(field, want, live.get(field))
         if field == "memory" and caps.balloon and not config_differs:
             # The balloon target is a request the guest OS may not honour (yet): the
             # live size drifting from a definition that already matches is not a change.
-            live_differs = False
-        if not (config_differs or live_differs):
+            live_differs = saved_differs = False
+        if not (config_differs or live_differs or saved_differs):
             continue
         if config_differs:
             p["define"] = True
+        if saved and field not in CONFIG_ONLY:
+            # the saved state carries the definition it was saved with: a resume brings that
+            # back; the new definition is used from the next fresh boot on
+            needs_boot = saved_differs if live is not None else config_differs
+            if config_differs:
+                p["fields"].append({"field": field, "apply": "restart" if needs_boot else "config"})
+            if needs_boot:
+                p["restart_fields"].append(field)
+            continue
         if not running or not live_differs:
             p["fields"].append({"field": field, "apply": "config"})
             continue
@@ -183,13 +205,13 @@ def plan(desired, current, caps, restart="never"):
     state = current["state"]
     if state != want_state:
         p.update(state_from=state, state_to=want_state)
-        p["actions"].append({("stopped", "running"): "start", ("paused", "running"): "resume",
-                             ("running", "stopped"): "shutdown", ("paused", "stopped"): "shutdown",
-                             ("running", "paused"): "suspend",
-                             ("stopped", "paused"): "start, suspend"}[(state, want_state)])
-    will_run = want_state in ("running", "paused")
+        p["actions"].append(TRANSITIONS[(state, want_state)])
+    will_run = want_state in ("running", "paused", "saved")
     if p["restart_fields"] and state != "stopped" and will_run:
-        if restart == "if_needed":
+        if saved or want_state == "saved":
+            # never throw a saved state away to apply a change: it waits for a fresh boot
+            p["restart_required"] = True
+        elif restart == "if_needed":
             p["actions"].append("restart")
             p["state_from"], p["state_to"] = state, want_state
             p["restart"] = True
@@ -199,6 +221,17 @@ def plan(desired, current, caps, restart="never"):
         p["changed"] = True
         p["action"] = "update"
     return p
+
+
+# the action each state transition reports (check mode and real runs alike)
+TRANSITIONS = {
+    ("stopped", "running"): "start", ("paused", "running"): "resume",
+    ("running", "stopped"): "shutdown", ("paused", "stopped"): "shutdown",
+    ("running", "paused"): "suspend", ("stopped", "paused"): "start, suspend",
+    ("running", "saved"): "save", ("paused", "saved"): "save",
+    ("saved", "running"): "restore", ("saved", "paused"): "restore paused",
+    ("saved", "stopped"): "discard saved state",
+}
 
 
 def _describe(arg):

@@ -469,8 +469,12 @@ def parse_xl_list(text):
             state = "shutdown"
         elif "p" in flags:
             state = "paused"
+        try:
+            cpu_time = float(cols[-1]) if len(cols) >= 6 else None
+        except ValueError:
+            cpu_time = None
         out[name] = {"domid": int(domid), "memory": int(float(mem)), "vcpus": int(vcpus),
-                     "flags": flags, "state": state}
+                     "flags": flags, "state": state, "cpu_time": cpu_time}
     return out
 
 

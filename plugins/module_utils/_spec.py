@@ -42,6 +42,7 @@ CONNECTION = {
     "uri": {"type": "str", "default": "qemu:///system"},
     "fleet": {"type": "str", "default": GUEST_DEFAULTS["fleet"]},
     "xl_config_dir": {"type": "path", "default": "/etc/xen"},
+    "xl_save_dir": {"type": "path", "default": "/var/lib/xen/save"},
     "lxc_path": {"type": "path"},
 }
 
@@ -53,8 +54,20 @@ RESTART = {
     "restart": {"type": "str", "choices": ["never", "if_needed"], "default": "never"},
 }
 
+# documented in plugins/modules/snapshot.py
+SNAPSHOT = {
+    "guest": {"type": "str", "required": True},
+    "name": {"type": "str", "required": True},
+    "state": {"type": "str", "choices": ["present", "absent", "current"], "default": "present"},
+    "description": {"type": "str"},
+    "memory": {"type": "bool"},
+    "keep": {"type": "int"},
+}
+
 _KINDS = {
     "guest": (CONNECTION, RESTART, GUEST),
+    "guest_info": (CONNECTION, {"name": {"type": "str"}, "snapshots": {"type": "bool", "default": True}}),
+    "snapshot": (CONNECTION, SNAPSHOT),
     "guests": (CONNECTION, RESTART, {
         "guests": {"type": "list", "elements": "dict", "required": True},
         "prune": {"type": "bool", "default": False},

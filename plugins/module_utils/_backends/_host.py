@@ -12,7 +12,7 @@
   config can hold a secret).
 - probes: ``is_bridge`` (``/sys/class/net/X/bridge``), ``sniff_format`` (qcow2 or raw),
   ``find_program``; ``random_mac``; ``NAME_RE``/``BRIDGE_RE``.
-- ``Power`` / ``to_state`` / ``stop``: the one start/stop/pause/resume state machine over
+- ``Power`` / ``to_state`` / ``stop``: the one start/stop/pause/resume/save state machine over
   each backend's primitives, with graceful shutdown bounded by ``shutdown_timeout`` and a
   forced power-off only with ``force_stop``.
 """
@@ -160,7 +160,7 @@ def random_mac(used, rng=None):
 class Power(object):
     """The power primitives of one guest on one toolstack; ``to_state``/``stop`` drive them.
 
-    Subclasses implement ``state`` ('running' | 'paused' | 'stopped'), ``start(paused)``,
+    Subclasses implement ``state`` ('running' | 'paused' | 'stopped' | 'saved'), ``start(paused)``,
     ``resume``, ``suspend``, ``shutdown(timeout, force)`` (graceful, returns within about
     ``timeout`` seconds, returns the toolstack's complaint or None) and ``destroy``."""
 
@@ -192,11 +192,35 @@ class Power(object):
     def destroy(self):
         raise NotImplementedError
 
+    # -- saved state (backends whose Capabilities.states has "saved") ------------------
+    def save(self):
+        """Save the running (or paused) guest's memory to its state file and stop it."""
+        raise BackendError("cannot save a guest on this toolstack", self.name, "state")
+
+    def restore(self, paused=False):
+        """Bring a saved guest back from its state file (paused when asked), dropping the file."""
+        raise BackendError("cannot restore a guest on this toolstack", self.name, "state")
+
+    def discard(self):
+        """Drop a saved guest's state file: the guest is then stopped."""
+        raise BackendError("cannot discard a saved state on this toolstack", self.name, "state")
+
 
 def to_state(power, guest, want):
-    """Move the guest from its current state to ``want`` (running | paused | stopped)."""
+    """Move the guest from its current state to ``want`` (running | paused | stopped | saved)."""
     state = power.state()
-    if want == "running":
+    if state == "saved" and want != "saved":
+        if want == "stopped":
+            power.discard()
+            return
+        power.restore(paused=want == "paused")
+        state = power.state()  # a guest saved while paused comes back paused
+    if want == "saved":
+        if state == "stopped":
+            raise BackendError("the guest is stopped: there is no running state to save", power.name, "state")
+        if state != "saved":
+            power.save()
+    elif want == "running":
         if state == "stopped":
             power.start()
         elif state == "paused":
@@ -215,6 +239,9 @@ def stop(power, guest):
     it can react); still running afterwards: forced off with ``force_stop``, else an error."""
     state = power.state()
     if state == "stopped":
+        return
+    if state == "saved":
+        power.discard()
         return
     if state == "paused":
         power.resume()

@@ -15,7 +15,7 @@ A new backend is one file with a subclass of GuestBackend plus one line in the r
 
 from __future__ import annotations
 
-from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import BackendError
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import BackendError, UnsupportedChange
 
 
 class GuestBackend(object):
@@ -80,6 +80,20 @@ class GuestBackend(object):
 
     def final_state(self, name):
         raise NotImplementedError
+
+    # -- snapshots (the snapshot kind, _snapshot.py) -----------------------------------
+    #: why this toolstack has no snapshots at all (None: it has them)
+    no_snapshots = "backend %s has no snapshots"
+
+    def snapshot_read(self, guest):
+        """None when the guest does not exist, else ``{"guest_state", "snapshots",
+        "refused"}`` (see _snapshot.plan_snapshot)."""
+        raise UnsupportedChange(self.no_snapshots % self.name, None, "backend", kind="snapshot")
+
+    def snapshot_apply(self, guest, ops, current):
+        """Carry out the ops of a snapshot plan, in order: ``("create", spec)``,
+        ``("delete", snap)``, ``("revert", snap)``, ``("describe", snap)``."""
+        raise UnsupportedChange(self.no_snapshots % self.name, None, "backend", kind="snapshot")
 
     def close(self):
         pass

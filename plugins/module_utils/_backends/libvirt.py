@@ -19,6 +19,7 @@ from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors impor
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _render_libvirt as render
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import Capabilities
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _units as units
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _snapshot as snapshot
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import disk_letters
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._plan import disk_key, nic_key
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import _host as host
@@ -56,6 +57,7 @@ class LibvirtBackend(GuestBackend):
         children=("volume", "cloud_init"),
         meaning={"memory": "currentMemory (the balloon target), max_memory the <memory> ceiling",
                  "vcpus": "online vCPUs, max_vcpus the hot-plug ceiling"},
+        states=("running", "stopped", "paused", "saved", "absent"),
     )
 
     def __init__(self, params, run_command=None, retries=6, sleep=time.sleep):
@@ -140,16 +142,26 @@ class LibvirtBackend(GuestBackend):
         with self.boundary("read", name):
             return self._current(name)
 
+    def dom_state(self, dom):
+        """running | paused | stopped, or saved: shut off with a managed-save image."""
+        state = _state_name(self.call("read state", dom.state)[0])
+        if state == "stopped" and self.call("read managed save", dom.hasManagedSaveImage, 0):
+            return "saved"
+        return state
+
     def _current(self, name):
         dom = self.domains().get(name)
         if dom is None:
             return None
-        state = _state_name(self.call("read state", dom.state)[0])
+        state = self.dom_state(dom)
         config_xml = self.call("read definition", dom.XMLDesc, libvirt.VIR_DOMAIN_XML_INACTIVE)
         config = render.parse_domain(config_xml)
         live = None
-        if state != "stopped":
+        if state in ("running", "paused"):
             live = render.parse_domain(self.call("read live definition", dom.XMLDesc, 0),
+                                       config_cpu_mode=config["cpu_mode"])
+        elif state == "saved":  # what a restore brings back
+            live = render.parse_domain(self.call("read the managed save", dom.managedSaveGetXMLDesc, 0),
                                        config_cpu_mode=config["cpu_mode"])
         return {"config": config, "config_xml": config_xml, "live": live, "state": state,
                 "autostart": bool(self.call("read autostart", dom.autostart)),
@@ -177,12 +189,73 @@ class LibvirtBackend(GuestBackend):
         except libvirt.libvirtError:
             return "absent"
         try:
-            return _state_name(self.call("read state", dom.state)[0])
+            return self.dom_state(dom)
         except BackendError as e:
             if e.details.get("code") == libvirt.VIR_ERR_NO_DOMAIN:
                 return "absent"
             e.obj = name
             raise
+
+    # -- snapshots ---------------------------------------------------------------
+    def version(self):
+        return self.call("read the libvirt version", self.conn.getLibVersion)
+
+    def snapshots(self, dom):
+        """The snapshot records of a domain (oldest first)."""
+        version = self.version()
+        out = []
+        for snap in self.call("list snapshots", dom.listAllSnapshots, 0):
+            rec = parse_snapshot(self.call("read snapshot", snap.getXMLDesc, 0), version)
+            rec["current"] = bool(self.call("read snapshot", snap.isCurrent, 0))
+            out.append(rec)
+        return sorted(out, key=lambda r: (r["created"] or 0, r["name"]))
+
+    def snapshot_read(self, guest):
+        with self.boundary("reading the snapshots of guest %s" % guest, kind="snapshot"):
+            try:
+                dom = self.conn.lookupByName(guest)
+            except libvirt.libvirtError:
+                return None
+            state = self.dom_state(dom)
+            xml = self.call("read definition", dom.XMLDesc, libvirt.VIR_DOMAIN_XML_INACTIVE)
+            refused = snapshot_refusals(xml, self.version())
+            if state == "saved":
+                refused["create"] = refused["create"] or (
+                    "the guest is saved (managed save): resume it (state=running) or discard the saved state "
+                    "(state=stopped) before taking a snapshot")
+            return {"guest_state": state, "snapshots": self.snapshots(dom), "refused": refused}
+
+    def snapshot_apply(self, guest, ops, current):
+        with self.boundary("snapshot of guest %s" % guest, kind="snapshot"):
+            dom = self._lookup(guest)
+            for op, arg in ops:
+                if op == "create":
+                    root = ET.Element("domainsnapshot")
+                    ET.SubElement(root, "name").text = arg["name"]
+                    ET.SubElement(root, "description").text = snapshot.mark_description(arg["description"])
+                    # internal: with memory for a running/paused guest, disks only for a stopped one
+                    self.call("create snapshot %s" % arg["name"], dom.snapshotCreateXML,
+                              ET.tostring(root, encoding="unicode"), libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC)
+                    continue
+                snap = self.call("look up snapshot %s" % arg["name"], dom.snapshotLookupByName, arg["name"], 0)
+                if op == "delete":
+                    self.call("delete snapshot %s" % arg["name"], snap.delete, 0)
+                elif op == "revert":
+                    self.call("revert to snapshot %s" % arg["name"], dom.revertToSnapshot, snap, 0)
+                elif op == "describe":
+                    root = ET.fromstring(self.call("read snapshot", snap.getXMLDesc, 0))
+                    desc = root.find("description")
+                    if desc is None:
+                        desc = ET.Element("description")
+                        root.insert(1, desc)
+                    desc.text = snapshot.mark_description(arg["description"]) if arg["managed"] \
+                        else arg["description"]
+                    flags = libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE
+                    if arg.get("current"):
+                        flags |= libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_CURRENT
+                    self.call("set the description of snapshot %s" % arg["name"], dom.snapshotCreateXML,
+                              ET.tostring(root, encoding="unicode"), flags)
+        self._domains = None
 
     # -- references ------------------------------------------------------------
     def _pool(self, name):
@@ -392,6 +465,63 @@ class LibvirtBackend(GuestBackend):
             self.call("delete volume", vol.delete, 0)
 
 
+#: libvirt versions (getLibVersion) that lift this host's snapshot limits
+REVERT_EXTERNAL = 9009000  # reverting (and deleting) external snapshots: libvirt 9.9
+INTERNAL_UEFI = 10009000  # internal snapshots of UEFI (pflash) guests: libvirt 10.9
+
+
+def _version_text(n):
+    return "%d.%d.%d" % (n // 1000000, (n // 1000) % 1000, n % 1000)
+
+
+def snapshot_refusals(domain_xml, version):
+    """Why libvirt ``version`` cannot take an internal snapshot of this domain definition,
+    as {"create", "memory", "disk_only"} -> reason or None. Pure."""
+    root = ET.fromstring(domain_xml)
+    have = _version_text(version)
+    out = {"create": None, "memory": None, "disk_only": None}
+    loader = root.find("os/loader")
+    uefi = root.find("os").get("firmware") == "efi" if root.find("os") is not None else False
+    if (uefi or (loader is not None and loader.get("type") == "pflash")) and version < INTERNAL_UEFI:
+        out["create"] = ("internal snapshots of UEFI (pflash) guests need libvirt 10.9 or later (this host: %s), "
+                         "and external ones cannot be reverted before 9.9" % have)
+    for disk in root.findall("devices/disk"):
+        if disk.get("device", "disk") != "disk" or disk.find("readonly") is not None:
+            continue
+        fmt = (disk.find("driver").get("type") if disk.find("driver") is not None else None)
+        if fmt is not None and fmt != "qcow2":
+            target = disk.find("target")
+            src = disk.find("source")
+            where = (src.get("file") or src.get("dev") or src.get("volume")) if src is not None else None
+            out["create"] = out["create"] or (
+                "internal snapshots need every writable disk in qcow2 format; disk %s (%s) is %s"
+                % (target.get("dev") if target is not None else "?", where, fmt))
+    out["disk_only"] = ("a disk-only snapshot of a running guest is external, and reverting external snapshots "
+                        "needs libvirt 9.9 or later (this host: %s): set memory: true (or leave it out) to keep "
+                        "its memory too, or stop the guest first" % have if version < REVERT_EXTERNAL else
+                        "a disk-only snapshot of a running guest is external; this module takes internal "
+                        "snapshots only: set memory: true (or leave it out), or stop the guest first")
+    return out
+
+
+def parse_snapshot(xml, version):
+    """A libvirt snapshot XML as the snapshot record of _snapshot.plan_snapshot."""
+    root = ET.fromstring(xml)
+    description, managed = snapshot.split_description(root.findtext("description"))
+    mem = root.find("memory")
+    memory = mem is not None and mem.get("snapshot") in ("internal", "external")
+    external = (mem is not None and mem.get("snapshot") == "external") or any(
+        d.get("snapshot") == "external" for d in root.findall("disks/disk"))
+    created = root.findtext("creationTime")
+    state = root.findtext("state")
+    return {"name": root.findtext("name"), "description": description, "managed": managed, "memory": memory,
+            "created": int(created) if created and created.isdigit() else None,
+            "state": {"shutoff": "stopped", "disk-snapshot": "stopped"}.get(state, state),
+            "parent": root.findtext("parent/name"), "external": external,
+            "revert_refused": ("reverting an external snapshot needs libvirt 9.9 or later (this host: %s)"
+                               % _version_text(version)) if external and version < REVERT_EXTERNAL else None}
+
+
 class _LibvirtPower(host.Power):
     """libvirt's power primitives: create (START_PAUSED for paused), suspend/resume, ACPI
     shutdown then a wait of up to shutdown_timeout for the domain to go inactive, destroy."""
@@ -403,7 +533,7 @@ class _LibvirtPower(host.Power):
         self.be, self.dom = backend, dom
 
     def state(self):
-        return _state_name(self.be.call("read state", self.dom.state)[0])
+        return self.be.dom_state(self.dom)
 
     def is_off(self):
         return not self.be.call("read state", self.dom.isActive)
@@ -431,3 +561,15 @@ class _LibvirtPower(host.Power):
 
     def destroy(self):
         self.be.call("destroy", self.dom.destroy)
+
+    def save(self):
+        """Managed save: memory to libvirt's own state file (/var/lib/libvirt/qemu/save/<name>.save),
+        the domain shut off; the next start resumes it."""
+        self.be.call("managed save", self.dom.managedSave, 0)
+
+    def restore(self, paused=False):
+        self.be.call("restore (managed save)", self.dom.createWithFlags,
+                     libvirt.VIR_DOMAIN_START_PAUSED if paused else 0)
+
+    def discard(self):
+        self.be.call("discard the managed save", self.dom.managedSaveRemove, 0)

@@ -18,6 +18,7 @@ reads check mode.
 
 from __future__ import annotations
 
+import calendar
 import json
 import os
 import re
@@ -28,6 +29,7 @@ import time
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import (
     BackendError, SpecError, UnsupportedChange)
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _render_lxc as render
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _snapshot as snapshot
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import Capabilities
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._units import UnitError
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import _host as host
@@ -72,6 +74,30 @@ def proc_start_time(pid):
             return int(f.read().rsplit(")", 1)[1].split()[19])
     except (IOError, OSError, IndexError, ValueError, TypeError):
         return None
+
+
+SNAP_RE = re.compile(r"^snap(\d+)$")
+#: first line of the comment of a snapshot this collection made: lxc-snapshot names them snapN
+SNAP_NAME = "virtfleet-name: "
+
+
+def parse_snapshot_dir(entry, comment, ts):
+    """One ``<lxc_path>/<name>/snaps/snapN`` (its comment and ts files' text) as a snapshot record.
+    Snapshots this collection made carry their name on the comment's first line; others are
+    known by their directory name."""
+    order = int(SNAP_RE.match(entry).group(1))
+    name, text = entry, comment or ""
+    description, managed = text.rstrip("\n"), False
+    if text.startswith(SNAP_NAME):
+        first, _sep, rest = text.partition("\n")
+        description, managed = snapshot.split_description(rest)
+        name = first[len(SNAP_NAME):].strip() if managed else name
+    try:
+        created = calendar.timegm(time.strptime((ts or "").strip(), "%Y:%m:%d %H:%M:%S"))
+    except ValueError:
+        created = None
+    return {"name": name, "id": entry, "description": description, "managed": managed, "memory": False,
+            "created": created, "order": order, "current": False, "state": "stopped", "revert_refused": None}
 
 
 def liblxc_error(stderr):
@@ -489,6 +515,15 @@ class LxcBackend(GuestBackend):
             mark["running"] = {"pid": pid, "start": proc_start_time(pid), "config": self._read_config(name)}
             self._write_marker(name, mark)
 
+    # -- snapshots ---------------------------------------------------------------
+    def snapshot_read(self, guest):
+        with host.boundary("reading the snapshots of container %s" % guest, kind="snapshot"):
+            return _LxcSnapshots(self).read(guest)
+
+    def snapshot_apply(self, guest, ops, current):
+        with host.boundary("snapshot of container %s" % guest, kind="snapshot"):
+            _LxcSnapshots(self).apply(guest, ops)
+
     def _delete(self, plan, current):
         """Named (state=absent): lxc-destroy, the rootfs with it. Pruned: the container directory is
         moved under <lxc_path>/.virtfleet-pruned/ (rootfs kept) unless prune_storage."""
@@ -515,6 +550,91 @@ class LxcBackend(GuestBackend):
             os.rename(self._dir(name), dest)
         except OSError as e:
             raise BackendError("cannot move %s to %s: %s" % (self._dir(name), dest, e), name, "state")
+
+
+class _LxcSnapshots(object):
+    """Snapshots with ``lxc-snapshot`` (stopped containers: a dir-backed rootfs is copied with rsync)."""
+
+    def __init__(self, backend):
+        self.be = backend
+
+    def records(self, name):
+        base = os.path.join(self.be._dir(name), "snaps")
+        out = []
+        for entry in sorted(os.listdir(base)) if os.path.isdir(base) else ():
+            if not SNAP_RE.match(entry) or not os.path.isdir(os.path.join(base, entry)):
+                continue
+            texts = []
+            for f in ("comment", "ts"):
+                try:
+                    with open(os.path.join(base, entry, f)) as fh:
+                        texts.append(fh.read())
+                except (IOError, OSError):
+                    texts.append(None)
+            out.append(parse_snapshot_dir(entry, *texts))
+        return sorted(out, key=lambda r: (r["created"] or 0, r["order"]))
+
+    def read(self, name):
+        info = self.be.listing().get(name)
+        if info is None:
+            return None
+        state = info["state"]
+        refused = {"create": None, "disk_only": None,
+                   "memory": "LXC keeps no container memory in a snapshot: leave memory out (or false)"}
+        if state != "stopped":
+            refused["create"] = ("lxc-snapshot copies the container's rootfs, which is only consistent while it "
+                                 "is stopped: stop it first (state=stopped)")
+        elif host.find_program("rsync") is None and os.path.isdir(self.be._rootfs_dir(name)):
+            refused["create"] = ("lxc-snapshot copies a directory-backed rootfs with rsync, which is not "
+                                 "installed on this host (Debian: apt install rsync)")
+        snaps = self.records(name)
+        if state != "stopped":
+            for s in snaps:
+                s["revert_refused"] = "lxc-snapshot restores a stopped container only: stop it first (state=stopped)"
+        return {"guest_state": state, "snapshots": snaps, "refused": refused}
+
+    def _tool(self, name, *args):
+        fd, log = tempfile.mkstemp(prefix="virtfleet-lxc-snapshot-", suffix=".log")
+        os.close(fd)
+        try:
+            rc, out, err = self.be._call(self.be._lxc("lxc-snapshot", name, "-l", "ERROR", "-o", log, *args))
+            if rc != 0:
+                with open(log) as f:
+                    detail = [line.rsplit(" - ", 1)[-1].strip() for line in f if line.strip()][-3:]
+                raise BackendError("lxc-snapshot %s failed (rc %d): %s" % (
+                    " ".join(args[:1]), rc, " | ".join(detail) or (err or out).strip()), None, "state", rc=rc)
+        finally:
+            os.unlink(log)
+
+    def apply(self, name, ops):
+        mark_path = os.path.join(self.be._dir(name), MARKER_FILE)
+        for op, arg in ops:
+            if op == "create":
+                fd, comment = tempfile.mkstemp(prefix="virtfleet-lxc-comment-")
+                with os.fdopen(fd, "w") as f:
+                    f.write(SNAP_NAME + arg["name"] + "\n" + snapshot.mark_description(arg["description"]) + "\n")
+                try:
+                    self._tool(name, "-c", comment)
+                finally:
+                    os.unlink(comment)
+            elif op == "delete":
+                self._tool(name, "-d", arg["id"])
+            elif op == "revert":
+                # the restore re-creates the container directory from the snapshot (snaps/ kept):
+                # virtfleet's marker next to the config is carried over
+                mark = None
+                if os.path.exists(mark_path):
+                    with open(mark_path) as f:
+                        mark = f.read()
+                self._tool(name, "-r", arg["id"])
+                if mark is not None:
+                    self.be._write_file(name, mark_path, mark)
+                self.be._forget(name)
+            elif op == "describe":
+                path = os.path.join(self.be._dir(name), "snaps", arg["id"], "comment")
+                text = (SNAP_NAME + arg["name"] + "\n" + snapshot.mark_description(arg["description"])
+                        if arg["managed"] else arg["description"]) + "\n"
+                host.atomic_write(path, text, 0o644, obj=name, field="description", kind="snapshot")
 
 
 class _LxcPower(host.Power):

@@ -27,6 +27,9 @@ from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends imp
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends.base import GuestBackend
 
 DOM0 = "Domain-0"
+#: where ``xl save`` writes a saved guest's state file, <dir>/<name>.save (the directory
+#: Debian's xendomains uses for XENDOMAINS_SAVE)
+DEFAULT_SAVE_DIR = "/var/lib/xen/save"
 SCHEDULERS = ("credit", "credit2")
 
 
@@ -45,11 +48,16 @@ class XlBackend(GuestBackend):
         balloon=True,
         meaning={"memory": "the domain's memory target (xl mem-set), maxmem its ceiling",
                  "vcpus": "online vCPUs, maxvcpus the hot-plug ceiling"},
+        states=("running", "stopped", "paused", "saved", "absent"),
     )
+
+    no_snapshots = ("backend %s has no snapshots: the xl toolstack keeps none (snapshot the guest's disks "
+                    "with their storage, e.g. LVM or qcow2 images, or keep its memory with state=saved)")
 
     def __init__(self, params, run_command=None):
         super(XlBackend, self).__init__(params, run_command)
         self.config_dir = params["xl_config_dir"]
+        self.save_dir = params.get("xl_save_dir") or DEFAULT_SAVE_DIR
         self.runner = host.Runner(run_command)
         self._xl = None
         self._list = None
@@ -92,6 +100,13 @@ class XlBackend(GuestBackend):
         if os.path.dirname(os.path.abspath(path)) != os.path.abspath(base):
             raise SpecError("the name would leave the config directory %s" % base, name, "name")
         return path
+
+    def save_path(self, name):
+        """``<xl_save_dir>/<name>.save``: the state file of a guest saved with ``state: saved``."""
+        return self.cfg_path(name, self.save_dir)[:-len(".cfg")] + ".save"
+
+    def is_saved(self, name):
+        return os.path.isfile(self.save_path(name))
 
     @property
     def auto_dir(self):
@@ -162,8 +177,13 @@ class XlBackend(GuestBackend):
                 raise BackendError("%s is not a valid xl config: %s" % (self.cfg_path(name), e), name)
         dom = self.domains().get(name)
         if config is None and dom is None:
+            if self.is_saved(name):
+                raise BackendError("saved in %s but %s is missing: restore it by hand (xl restore) or remove "
+                                   "the state file" % (self.save_path(name), self.cfg_path(name)), name, "state")
             return None
         live, state = None, "stopped"
+        if dom is None and self.is_saved(name):
+            state = "saved"
         if dom is not None:
             state = "paused" if dom["state"] == "paused" else "running"
             live = self.domain_configs().get(name)
@@ -204,7 +224,9 @@ class XlBackend(GuestBackend):
         dom = self.domains().get(name)
         if dom is not None:
             return "paused" if dom["state"] == "paused" else "running"
-        return "stopped" if os.path.exists(self.cfg_path(name)) else "absent"
+        if not os.path.exists(self.cfg_path(name)):
+            return "absent"
+        return "saved" if self.is_saved(name) else "stopped"
 
     # -- references --------------------------------------------------------------
     def resolve(self, guest):
@@ -330,7 +352,7 @@ class XlBackend(GuestBackend):
         self._invalidate()
         dom = self.domains().get(name)
         if dom is None:
-            return "stopped"
+            return "saved" if self.is_saved(name) else "stopped"
         return "paused" if dom["state"] == "paused" else "running"
 
     def _delete(self, name, desired, current):
@@ -342,6 +364,8 @@ class XlBackend(GuestBackend):
         path = self.cfg_path(name)
         if os.path.lexists(path):
             os.unlink(path)
+        if self.is_saved(name):
+            os.unlink(self.save_path(name))
         if desired.get("remove_storage") and current:
             for disk in current["config"].get("disks") or []:
                 if disk["device"] == "disk" and not disk["readonly"] and disk.get("path") \
@@ -392,3 +416,25 @@ class _XlPower(host.Power):
 
     def destroy(self):
         self.be.xl("destroy", self.name)
+
+    def save(self):
+        """``xl save NAME <xl_save_dir>/NAME.save``: memory to the state file (0600), domain gone."""
+        be = self.be
+        path = be.save_path(self.name)
+        if not os.path.isdir(be.save_dir):
+            os.makedirs(be.save_dir, 0o700)
+        tmp = path + ".part"
+        be.xl("save", self.name, tmp)  # a save cut short never looks like a saved guest
+        os.chmod(tmp, 0o600)
+        os.rename(tmp, path)
+
+    def restore(self, paused=False):
+        """``xl restore [-p] CFG STATEFILE`` (the cfg file for its device paths; the saved memory
+        layout wins), then the state file is removed: it cannot be resumed twice."""
+        be = self.be
+        path = be.save_path(self.name)
+        be.xl("restore", *((["-p"] if paused else []) + [be.cfg_path(self.name), path]))
+        os.unlink(path)
+
+    def discard(self):
+        os.unlink(self.be.save_path(self.name))
