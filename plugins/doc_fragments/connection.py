@@ -37,7 +37,7 @@ options:
     default: /etc/xen
   xl_save_dir:
     description:
-      - O(backend=xl) only. Where a guest with O(state=saved) keeps its memory: C(xl save) writes
+      - O(backend=xl) only. Where a guest with C(state=saved) keeps its memory. C(xl save) writes
         C(<xl_save_dir>/<name>.save) (mode 0600; created 0700 when missing), C(xl restore) reads it back and
         removes it. The default is the directory Debian's C(xendomains) uses for its own saves.
     type: path

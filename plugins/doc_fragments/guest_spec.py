@@ -25,7 +25,7 @@ options:
         C(/var/lib/libvirt/qemu/save/)); O(backend=xl) runs C(xl save) into O(xl_save_dir) and C(xl restore).
         A stopped or missing guest cannot be saved (an error naming O(state)); O(backend=lxc) refuses it.
         A definition change made while a guest is saved is written at once and takes effect at its next
-        fresh boot (C(restart_required)): a saved state is never thrown away to apply it.
+        fresh boot (C(restart_required)); a saved state is never thrown away to apply it.
       - V(absent) destroys and undefines it, with its managed-save image, snapshot and checkpoint
         metadata and UEFI NVRAM; its disks stay unless O(remove_storage=true).
     type: str

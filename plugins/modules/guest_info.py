@@ -10,8 +10,8 @@ module: guest_info
 short_description: Read guests as they are - definition, live state and statistics, snapshots
 version_added: 0.2.0
 description:
-  - Reads, without changing anything, one guest (O(name)) or every guest of the host: the C(dumpxml) of this
-    collection, for every backend.
+  - Reads, without changing anything, one guest (O(name)) or every guest of the host. It is the C(dumpxml) of
+    this collection, for every backend.
   - 'The definition as the toolstack holds it: the inactive domain XML (O(backend=libvirt), what
     C(virsh dumpxml --inactive) prints), the xl domain configuration file (O(backend=xl)) or the container''s
     C(config) (O(backend=lxc)); and the same definition as the guest model, the keys
