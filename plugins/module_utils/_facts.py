@@ -381,14 +381,8 @@ def lxc_guests(backend):
 
 def xen_guests(backend):
     """Xen guests: running domains (xl list) and the cfg files of xl_config_dir."""
-    names = set(n for n in backend.domains() if n != "Domain-0")
-    try:
-        names.update(e[:-4] for e in os.listdir(backend.config_dir)
-                     if e.endswith(".cfg") and os.path.isfile(os.path.join(backend.config_dir, e)))
-    except OSError:
-        pass
     out = []
-    for name in sorted(names):
+    for name in backend.guest_names():
         try:
             cur = backend.current(name)
         except VirtfleetError:

@@ -22,6 +22,7 @@ from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors impor
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import _host as host
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import libvirt as lvb
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _units as units
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._facts import file_size
 
 FORMATS = {"libvirt": "xml", "xl": "xl", "lxc": "lxc"}
 _TEXT = {"libvirt": "config_xml", "xl": "cfg_text", "lxc": "text"}
@@ -220,25 +221,9 @@ def _lxc_guests(backend, names, snapshots):
 
 
 # -- xl --------------------------------------------------------------------------------------
-def _file_size(path):
-    try:
-        return os.path.getsize(path) if os.path.isfile(path) else None
-    except OSError:
-        return None
-
-
 def _xl_guests(backend, names, snapshots):
-    from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends.xl import DOM0
-    if names is None:
-        names = set(n for n in backend.domains() if n != DOM0)
-        try:
-            names.update(e[:-4] for e in os.listdir(backend.config_dir)
-                         if e.endswith(".cfg") and host.NAME_RE.match(e[:-4])
-                         and os.path.isfile(os.path.join(backend.config_dir, e)))
-        except OSError:
-            pass
     out = []
-    for name in sorted(names):
+    for name in names if names is not None else backend.guest_names():
         try:
             current = backend.current(name)
         except BackendError:
@@ -255,7 +240,7 @@ def _xl_guests(backend, names, snapshots):
                       "vcpus": dom.get("vcpus"), "max_vcpus": view.get("max_vcpus"),
                       "memory": {"current_mib": dom.get("memory"), "max_mib": view.get("max_memory")},
                       "disks": [{"target": d.get("vdev"), "path": d.get("path"),
-                                 "capacity_bytes": _file_size(d.get("path") or "")}
+                                 "capacity_bytes": file_size(d["path"]) if d.get("path") else None}
                                 for d in view.get("disks") or []],
                       "interfaces": [{"mac": n.get("mac"), "type": "vif", "bridge": n.get("bridge"),
                                       "network": None, "device": None, "addresses": [],

@@ -155,7 +155,7 @@ class Dom0:
         self.ssh(
             "for d in $(xl list | awk 'NR > 1 && $1 ~ /^vftest-/ {print $1}'); do xl destroy $d; done; "
             "rm -f /etc/xen/vftest-*.cfg /etc/xen/auto/vftest-*.cfg /etc/xen/.vftest-*; "
-            f"rm -rf {WORK}; mkdir -p {WORK}")
+            f"rm -f /var/lib/xen/save/vftest-*; rm -rf {WORK}; mkdir -p {WORK}")
 
 
 @pytest.fixture(scope="module")
@@ -470,3 +470,43 @@ def test_host_facts_on_the_dom0(dom0):
     assert f["committed"]["running"]["memory_mib"] >= 96
     assert f["cpu"]["count"] >= 1 and f["memory"]["total_mib"] > 0
     print("host_facts on the dom0: %s s" % r["took_s"])
+
+
+@pytest.mark.lab_full
+def test_saved_xl_save_restore_and_guest_info(dom0):
+    """state=saved on Xen: `xl save` into xl_save_dir (0600), the domain gone, guest_info says saved;
+    running restores it (`xl restore`, the state file removed); check mode changes nothing; xl
+    snapshots are refused by name. guest_info returns the cfg file as the definition."""
+    name = PREFIX + "save"
+    spec = guest_spec(dom0, name)
+    ok(dom0.guest(spec))
+    info = ok(dom0.module("guest_info", {"backend": "xl", "name": name}))["guest"]
+    assert info["definition"] == dom0.cfg(name) and info["format"] == "xl" and info["state"] == "running"
+    assert info["model"]["memory"] == 96 and info["stats"]["memory"]["current_mib"] == 96
+    assert info["stats"]["cpu_time_ns"] is not None and info["snapshots"] == []
+    time.sleep(5)  # let the guest run
+    before = dom0.snapshot()
+    r = ok(dom0.guest(dict(spec, state="saved"), check=True))
+    assert r["changed"] and r["actions"] == ["save"] and r["state"] == "saved", r
+    dom0.assert_unchanged(before)
+    r = ok(dom0.guest(dict(spec, state="saved")))
+    TIMINGS["module: xl save (96 MiB)"] = r["took_s"]
+    assert r["changed"] and r["actions"] == ["save"] and r["state"] == "saved", r
+    assert name not in dom0.domains()
+    assert dom0.ssh(f"stat -c %a /var/lib/xen/save/{name}.save").strip() == "600"
+    assert not ok(dom0.guest(dict(spec, state="saved")))["changed"]
+    info = ok(dom0.module("guest_info", {"backend": "xl", "name": name}))["guest"]
+    assert info["state"] == "saved" and info["saved_state_file"] == f"/var/lib/xen/save/{name}.save"
+    r = ok(dom0.guest(spec))
+    TIMINGS["module: xl restore (96 MiB)"] = r["took_s"]
+    assert r["changed"] and r["actions"] == ["restore"] and r["state"] == "running", r
+    assert name in dom0.domains()
+    assert dom0.ssh(f"ls /var/lib/xen/save/{name}.save 2>/dev/null || echo gone").strip() == "gone"
+    assert not ok(dom0.guest(spec))["changed"]
+    # saved -> stopped discards the state file
+    ok(dom0.guest(dict(spec, state="saved")))
+    r = ok(dom0.guest(dict(spec, state="stopped")))
+    assert r["actions"] == ["discard saved state"] and r["state"] == "stopped", r
+    assert dom0.ssh("ls /var/lib/xen/save/ | grep -c vftest- || true").strip() == "0"
+    r = dom0.module("snapshot", {"backend": "xl", "guest": name, "name": "s1"})
+    assert r["rc"] != 0 and "backend xl has no snapshots" in r["msg"], r

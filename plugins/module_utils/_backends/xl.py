@@ -196,6 +196,19 @@ class XlBackend(GuestBackend):
                 "autostart": os.path.lexists(self.auto_path(name)),
                 "managed": config.get("managed", False)}
 
+    def guest_names(self):
+        """Every Xen guest here: the running domains (but Domain-0) and the cfg files of
+        xl_config_dir whose name could be a guest's (xl.conf and the like are read and skipped
+        by the callers when they do not parse)."""
+        names = set(n for n in self.domains() if n != DOM0)
+        try:
+            names.update(e[:-len(".cfg")] for e in os.listdir(self.config_dir)
+                         if e.endswith(".cfg") and host.NAME_RE.match(e[:-len(".cfg")])
+                         and os.path.isfile(os.path.join(self.config_dir, e)))
+        except OSError:
+            pass
+        return sorted(names)
+
     def managed_names(self, fleet):
         """Guests whose config file carries virtfleet's marker for ``fleet``."""
         out = []
