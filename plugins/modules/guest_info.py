@@ -151,13 +151,12 @@ guest:
            model: {name: web01, vcpus: 2, memory: 2048}, stats: {cpu_time_ns: 81234000000}, snapshots: []}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _core, _guest_info, _spec
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._module import ObjectModule
 
 
 def main():
-    module = AnsibleModule(argument_spec=_spec.argspec("guest_info"), supports_check_mode=True)
+    module = ObjectModule("guest", argument_spec=_spec.argspec("guest_info"), supports_check_mode=True)
     name, snapshots = module.params["name"], module.params["snapshots"]
 
     def reader(backend):

@@ -152,13 +152,12 @@ results:
   elements: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _core, _spec
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._module import ObjectModule
 
 
 def main():
-    module = AnsibleModule(argument_spec=_spec.argspec("snapshot"), supports_check_mode=True)
+    module = ObjectModule("snapshot", argument_spec=_spec.argspec("snapshot"), supports_check_mode=True)
     spec = {k: module.params[k] for k in _spec.SNAPSHOT}
     _core.run(module, "snapshot", [spec], single=True)
 
