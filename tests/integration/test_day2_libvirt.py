@@ -6,7 +6,9 @@ qcow2 volume; every object is vftest-* and removed after each test."""
 import hashlib
 import json
 import os
+import re
 import subprocess
+import time
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -248,3 +250,92 @@ def test_saved_refused_for_a_stopped_guest(conn, guest):
     assert r["rc"] != 0 and "guest '%s': state: the guest is stopped, so there is no running state" % G in r["msg"], r
     assert state_hash(conn) == before
     assert json.dumps(r)  # plain data
+
+
+# -- saved keeps the guest running on: its uptime counts on across save and restore ------------
+BOOT_DIR = "/var/lib/virtfleet-test/boot"
+KERNEL = os.path.join(os.environ.get("VIRTFLEET_CACHE", os.path.expanduser("~/.cache/virtfleet")),
+                      "images", "bookworm", "vmlinuz")
+# PID 1: print the kernel's uptime on the serial console once a second
+UPTIME_INIT = (b"#!/bin/busybox sh\n/bin/busybox mount -t proc proc /proc\n"
+               b"while :; do /bin/busybox cat /proc/uptime; /bin/busybox sleep 1; done\n")
+
+
+def _newc(entries):
+    """A newc cpio archive of (name, mode, data, rdev (major, minor))."""
+    out = b""
+    for ino, (name, mode, data, rdev) in enumerate(entries + [("TRAILER!!!", 0, b"", (0, 0))], 1):
+        raw = name.encode() + b"\0"
+        fields = [ino, mode, 0, 0, 1, 0, len(data), 0, 0, rdev[0], rdev[1], len(raw), 0]
+        hdr = b"070701" + b"".join(b"%08x" % f for f in fields) + raw
+        out += hdr + b"\0" * (-len(hdr) % 4) + data + b"\0" * (-len(data) % 4)
+    return out
+
+
+def uptime_initrd(path):
+    with open("/bin/busybox", "rb") as f:
+        busybox = f.read()
+    entries = [("bin", 0o40755, b"", (0, 0)), ("dev", 0o40755, b"", (0, 0)), ("proc", 0o40755, b"", (0, 0)),
+               ("dev/console", 0o20600, b"", (5, 1)), ("bin/busybox", 0o100755, busybox, (0, 0)),
+               ("init", 0o100755, UPTIME_INIT, (0, 0))]
+    with open(path, "wb") as f:
+        f.write(_newc(entries))
+
+
+def uptimes(log):
+    try:
+        with open(log, errors="replace") as f:
+            text = f.read()
+    except FileNotFoundError:
+        return []
+    return [float(m) for m in re.findall(r"^(\d+\.\d+) \d+\.\d+\s*$", text, flags=re.M)]
+
+
+def wait_uptime(log, above, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        seen = uptimes(log)
+        if seen and seen[-1] > above:
+            return seen
+        time.sleep(0.5)
+    raise AssertionError("the guest printed no uptime above %s in %ss: %s" % (above, timeout, uptimes(log)[-5:]))
+
+
+def test_saved_restore_keeps_uptime_counting(conn, tmp_path):
+    """A Linux guest (the lab image's kernel, a busybox initramfs printing /proc/uptime on its
+    serial console): saved, then running again, it goes on counting from where it was - it
+    resumed, it did not boot again."""
+    assert os.path.exists(KERNEL), "%s missing: run make setup (lab image)" % KERNEL
+    os.makedirs(BOOT_DIR, exist_ok=True)
+    kernel, initrd = os.path.join(BOOT_DIR, "vmlinuz"), os.path.join(BOOT_DIR, "uptime-initrd.img")
+    subprocess.run(["cp", KERNEL, kernel], check=True)
+    uptime_initrd(initrd)
+    log = "/var/log/libvirt/qemu/%s-serial.log" % G
+    if os.path.exists(log):
+        os.unlink(log)
+    try:
+        args = {"name": G, "virt_type": "qemu", "memory": 128, "state": "stopped", "kernel": kernel, "ramdisk": initrd,
+                "extra": "console=ttyS0 quiet"}
+        assert run_module("guest", args)["rc"] == 0
+        root = ET.fromstring(conn.lookupByName(G).XMLDesc(2))  # the serial console logged to a file
+        serial = root.find("devices/serial")
+        ET.SubElement(serial, "log", {"file": log, "append": "on"})
+        conn.defineXML(ET.tostring(root, encoding="unicode"))
+        assert run_module("guest", dict(args, state="running"))["rc"] == 0
+        first = wait_uptime(log, 0)[-1]
+        before_save = wait_uptime(log, first + 5)[-1]
+        r = run_module("guest", dict(args, state="saved"))
+        assert r["rc"] == 0 and r["actions"] == ["save"], r
+        last = uptimes(log)[-1]
+        r = run_module("guest", dict(args, state="running"))
+        assert r["rc"] == 0 and r["actions"] == ["restore"], r
+        seen = len(uptimes(log))
+        deadline = time.monotonic() + 60
+        while len(uptimes(log)) < seen + 3 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        new = uptimes(log)[seen:]  # printed since the restore: a fresh boot would start near 0 again
+        assert new and min(new) >= last >= before_save, (first, before_save, last, new[:5])
+    finally:
+        if os.path.exists(log):
+            os.unlink(log)
+        subprocess.run(["rm", "-rf", BOOT_DIR], check=False)
