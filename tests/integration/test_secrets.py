@@ -38,6 +38,11 @@ def _playbook(tmp_path, pool, check):
     vol = {"name": PREFIX + "secvol", "pool": pool, "size": "1M", "format": "raw"}
     tasks += [
         {"name": "host_facts", "virtfleet.hypervisor.host_facts": {}},
+        {"name": "guest_info one", "virtfleet.hypervisor.guest_info": {"name": PREFIX + "sec1"},
+         "ignore_errors": check},  # in check mode the guest was never created
+        {"name": "guest_info all", "virtfleet.hypervisor.guest_info": {}},
+        {"name": "snapshot", "virtfleet.hypervisor.snapshot": {"guest": PREFIX + "sec1", "name": "s1"},
+         "ignore_errors": True},  # a seed-only guest has no disk to snapshot: refused, and grepped
         {"name": "network", "virtfleet.hypervisor.network": net},
         {"name": "networks", "virtfleet.hypervisor.networks": {"networks": [net]}},
         {"name": "pool", "virtfleet.hypervisor.pool": {"name": pool}},
@@ -64,7 +69,8 @@ def test_no_secret_in_any_output_at_vvv(conn, pool, tmp_path):
     outputs += [_run(apply), _run(apply)]  # apply, then a no-op
     for out in outputs:
         assert "TASK [guests" in out and "TASK [cloud_init]" in out and "ok=" in out, out[-3000:]
-        for task in ("host_facts", "network", "networks", "pool", "volume", "volumes"):
+        for task in ("host_facts", "guest_info one", "guest_info all", "snapshot", "network", "networks", "pool",
+                     "volume", "volumes"):
             assert "TASK [%s]" % task in out, out[-3000:]
         assert "failed=0" in out, out[-3000:]  # the failing tasks are ignored, every other one ran
         for secret in (PASSWORD, KEY, NETCFG, "AAAAvfSecretKey9c"):
