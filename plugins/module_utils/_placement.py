@@ -50,6 +50,8 @@ POLICIES = ("pack", "spread")
 DEFAULTS = {"cpu_ratio": 4.0, "memory_ratio": 1.0, "disk_ratio": 1.0, "reserved_memory_mib": 512}
 PAGE_KIB = {"2M": 2048, "1G": 1048576}
 GIB = 1024 ** 3
+# the size given to a pool a host declares but has not created yet (not checked, not shown)
+UNKNOWN_POOL = float(2 ** 60)
 _EPS = 1e-9
 # pack opens hosts until their capacity covers the demand at this load
 _PACK_TARGET = 1.0
@@ -228,6 +230,10 @@ def _eligible(item, host):
         if res not in host["capacity"]:
             return res
     return None
+
+
+def _group(item):
+    return " (with its affinity group %s)" % item.name[len("affinity group "):] if len(item.guests) > 1 else ""
 
 
 class Placement(object):
@@ -457,16 +463,16 @@ class Placement(object):
                     "bridges": "no host has its bridges %s" % ", ".join(sorted(item.bridges)),
                     "anti_affinity": "every host that could take it already has a guest of anti_affinity group %s"
                                      % ", ".join(sorted(item.anti))}.get(reason, "no host offers %s" % reason)
-            raise PlacementError("%s fits nowhere: %s" % (item.name, what), guest, field, resource=reason,
+            raise PlacementError("fits nowhere%s: %s" % (_group(item), what), guest, field, resource=reason,
                                  best_host=None, shortfall=None)
         _key, h, (_rel, i, short) = best
         res = self.res[i]
         vec = self._vec_on(item, h)
         free = h["cap"][i] - h["use"][i]
         raise PlacementError(
-            "%s fits nowhere: %s is short on every host; the best host, %s, has %s free of %s (capacity after "
-            "ratios) and it needs %s: short by %s" % (
-                item.name, res, h["name"], show(res, max(free, 0)), show(res, h["cap"][i]), show(res, vec[i]),
+            "fits nowhere%s; the best host, %s, has %s free of %s (capacity after the ratios), it needs %s: "
+            "short by %s" % (
+                _group(item), h["name"], show(res, max(free, 0)), show(res, h["cap"][i]), show(res, vec[i]),
                 show(res, short)),
             guest, res, resource=res, best_host=h["name"], shortfall=short)
 
@@ -522,12 +528,12 @@ class Placement(object):
                 assignment[g["name"]] = item.host
                 if g["current"] and g["current"] != item.host:
                     moved.append({"guest": g["name"], "from": g["current"], "to": item.host})
-                elif not g["current"]:
+                elif not g["current"] and not g["host"]:
                     placed.append(g["name"])
         hosts = {}
         for h in sorted(self.hosts, key=lambda x: x["name"]):
             use = {r: h["use"][i] for i, r in enumerate(self.res) if h["cap"][i] or h["use"][i]}
-            cap = {r: h["cap"][i] for i, r in enumerate(self.res) if h["cap"][i]}
+            cap = {r: h["cap"][i] for i, r in enumerate(self.res) if h["cap"][i] and h["cap"][i] < UNKNOWN_POOL}
             hosts[h["name"]] = {
                 "guests": sorted(g["name"] for it in h["items"] for g in it.guests),
                 "capacity": cap, "used": use,
@@ -615,3 +621,94 @@ def first_fit_decreasing(hosts, guests, defaults=None):
     used = [h for h in hs if any(h["use"])]
     peak = max(max(u / c for u, c in zip(h["use"], h["cap"]) if c) for h in used)
     return {"hosts_used": len(used), "peak_load": peak}
+
+
+# -- from the fleet's declarations and host_facts ----------------------------------------
+PLACEMENT_KEYS = ("host", "affinity", "anti_affinity", "hugepage_size")
+
+
+def guest_from_spec(raw, host=None):
+    """The engine's guest from a guest spec as the guest modules take it (``memory: 2GiB``,
+    disks with volume/pool/size, interfaces with network/bridge) plus the placement keys
+    ``host``, ``affinity``, ``anti_affinity``, ``hugepage_size``; ``host``: declared there."""
+    from ansible_collections.virtfleet.hypervisor.plugins.module_utils._units import parse_mib, parse_size
+    if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
+        raise SpecError("a guest must be a mapping with a name, got %r" % (raw,), None, "guests")
+    name = raw["name"]
+    out = {"name": name, "vcpus": raw.get("vcpus") or 1, "backend": raw.get("backend"),
+           "host": host or raw.get("host"), "affinity": raw.get("affinity"),
+           "anti_affinity": raw.get("anti_affinity"), "hugepages": bool(raw.get("hugepages")),
+           "hugepage_size": raw.get("hugepage_size")}
+    try:
+        out["memory_mib"] = parse_mib(raw["memory"]) if raw.get("memory") is not None else 512
+    except ValueError as e:
+        raise SpecError(str(e), name, "memory")
+    disks = {}
+    for i, d in enumerate(raw.get("disks") or []):
+        if isinstance(d, dict) and d.get("volume") and d.get("size") is not None:
+            try:
+                size = parse_size(d["size"])
+            except ValueError as e:
+                raise SpecError(str(e), name, "disks[%d].size" % i)
+            pool = d.get("pool") or "default"
+            disks[pool] = disks.get(pool, 0) + size
+    out["disks"] = disks
+    nics = [n for n in raw.get("interfaces") or [] if isinstance(n, dict)]
+    out["networks"] = sorted({n["network"] for n in nics if n.get("network")})
+    out["bridges"] = sorted({n["bridge"] for n in nics if n.get("bridge")})
+    return out
+
+
+def host_from_facts(name, facts, known=(), backends=None, networks=(), bridges=(), pools=(), ratios=None):
+    """The engine's host from the ``virtfleet_host`` fact of host_facts. ``known``: names of
+    the guests being placed (their current use is left out of the base use: the engine counts
+    their declared demand). ``networks``/``bridges``/``pools``: what the host declares and
+    will have after the converge, on top of what it has now."""
+    facts = facts or {}
+    if not facts.get("cpu") or not facts.get("memory"):
+        raise SpecError("no host_facts (cpu, memory) for this host: gather them first", name, "facts", kind="host")
+    xen = (facts.get("toolstacks") or {}).get("xen") or {}
+    memory = xen.get("total_memory_mib") if xen.get("dom0") and xen.get("total_memory_mib") else \
+        facts["memory"].get("total_mib")
+    host = {"name": name, "cpus": facts["cpu"].get("count"), "memory_mib": memory}
+    host.update({k: v for k, v in (ratios or {}).items() if v is not None})
+    hp, used = {}, {}
+    for size, v in sorted((facts.get("hugepages") or {}).items()):
+        if size in PAGE_KIB and v.get("total"):
+            hp[size] = {"total": v["total"]}
+            if v.get("free") is not None and v["total"] - v["free"] > 0:
+                used["hugepages_" + size] = v["total"] - v["free"]
+    host["hugepages"] = hp
+    host["pools"] = {}
+    for p in facts.get("pools") or []:
+        if p.get("active") and p.get("capacity_bytes"):
+            host["pools"][p["name"]] = p["capacity_bytes"]
+            if p.get("allocation_bytes"):
+                used["disk_" + p["name"]] = p["allocation_bytes"]
+    known = set(known)
+    for g in facts.get("guests") or []:
+        if g["name"] in known:
+            if g.get("hugepages") and g.get("state") in ("running", "paused") and "hugepages_2M" in used:
+                used["hugepages_2M"] = max(0, used["hugepages_2M"] - math.ceil((g.get("memory_mib") or 0) / 2.0))
+            continue
+        used["vcpus"] = used.get("vcpus", 0) + (g.get("vcpus") or 0)
+        if not g.get("hugepages"):
+            used["memory_mib"] = used.get("memory_mib", 0) + (g.get("memory_mib") or 0)
+    host["used"] = used
+    host["backends"] = list(backends or [])
+    host["networks"] = sorted({n["name"] for n in facts.get("networks") or []} | set(networks))
+    host["bridges"] = sorted({b["name"] for b in facts.get("bridges") or []}
+                             | {n["bridge"] for n in facts.get("networks") or [] if n.get("bridge")} | set(bridges))
+    for pool in pools:  # declared, not created yet: its size is not known, so it is not checked
+        host["pools"].setdefault(pool, UNKNOWN_POOL)
+    return host
+
+
+def current_hosts(hosts_facts, fleet=None):
+    """{guest name: host} of the guests found on the hosts (of ``fleet`` when given)."""
+    out = {}
+    for name, facts in sorted(hosts_facts.items()):
+        for g in (facts or {}).get("guests") or []:
+            if fleet is None or g.get("fleet") in (None, fleet):
+                out.setdefault(g["name"], name)
+    return out

@@ -104,7 +104,7 @@ def test_infeasible_names_guest_resource_and_best_host_shortfall():
 
 def test_infeasible_after_others_fill_the_fleet():
     hosts = [host("h0"), host("h1")]
-    with pytest.raises(pl.PlacementError, match=r"guest 'g4': memory_mib: g4 fits nowhere"):
+    with pytest.raises(pl.PlacementError, match=r"guest .g4.: memory_mib: fits nowhere"):
         pl.place(hosts, [guest("g%d" % i, mem=4096) for i in range(5)], "pack")
 
 
@@ -129,3 +129,40 @@ def test_ffd_baseline_and_bounds():
     guests = [guest("g%d" % i, mem=4096) for i in range(4)]
     assert pl.first_fit_decreasing(hosts, guests)["hosts_used"] == 2
     assert pl.ideal_peak(hosts, guests) == pytest.approx(16384 / (3 * 8192.0))
+
+
+def facts(cpus=4, mem=8704, guests=(), pools=(), networks=(), bridges=(), hugepages=None):
+    return {"cpu": {"count": cpus}, "memory": {"total_mib": mem}, "hugepages": hugepages or {},
+            "pools": list(pools), "networks": list(networks), "bridges": list(bridges), "guests": list(guests)}
+
+
+def test_host_from_facts_counts_other_guests_and_pools():
+    f = facts(guests=[{"name": "old", "vcpus": 2, "memory_mib": 1024, "state": "stopped"},
+                      {"name": "mine", "vcpus": 4, "memory_mib": 4096, "state": "running"}],
+              pools=[{"name": "default", "active": True, "capacity_bytes": 100 * GIB, "allocation_bytes": 10 * GIB}],
+              networks=[{"name": "backend", "bridge": "virbr1"}], bridges=[{"name": "br0"}],
+              hugepages={"2M": {"total": 256, "free": 200}})
+    h = pl.host_from_facts("kvm1", f, known={"mine"}, backends=["libvirt"], pools=["later"])
+    assert h["used"] == {"vcpus": 2, "memory_mib": 1024, "disk_default": 10 * GIB, "hugepages_2M": 56}
+    assert h["networks"] == ["backend"] and h["bridges"] == ["br0", "virbr1"]
+    assert h["pools"] == {"default": 100 * GIB, "later": pl.UNKNOWN_POOL}
+
+
+def test_place_module_solve_keeps_existing_and_pins_host_declared():
+    from ansible_collections.virtfleet.hypervisor.plugins.modules import place
+    hosts = [{"name": "a", "facts": facts(guests=[{"name": "web1", "vcpus": 1, "memory_mib": 1024,
+                                                   "fleet": "f", "state": "running"}]),
+              "backends": ["libvirt"], "networks": [], "bridges": [], "pools": [],
+              "guests": [{"name": "db", "memory": "6GiB"}]},
+             {"name": "b", "facts": facts(), "backends": ["libvirt"], "networks": [], "bridges": [], "pools": [],
+              "guests": []}]
+    params = {"hosts": hosts, "fleet": "f", "policy": "pack", "rebalance": False,
+              "cpu_ratio": 4.0, "memory_ratio": 1.0, "disk_ratio": 1.0, "reserved_memory_mib": 512}
+    guests = [{"name": "web1", "memory": "1GiB", "anti_affinity": "web"},
+              {"name": "web2", "memory": "1GiB", "anti_affinity": "web"}]
+    r = place.solve(params, guests)
+    assert r["assignment"] == {"db": "a", "web1": "a", "web2": "b"}
+    assert r["placed"] == ["web2"] and r["guests_by_host"] == {"a": [{"name": "web1", "memory": "1GiB"}],
+                                                               "b": [{"name": "web2", "memory": "1GiB"}]}
+    with pytest.raises(pl.PlacementError, match="guest .big.: memory_mib: fits nowhere; the best host, b, .* short by 2048 MiB"):
+        place.solve(params, guests + [{"name": "big", "memory": "9GiB"}])
