@@ -712,3 +712,40 @@ def current_hosts(hosts_facts, fleet=None):
             if fleet is None or g.get("fleet") in (None, fleet):
                 out.setdefault(g["name"], name)
     return out
+
+
+# -- admission on one host (the guest pipeline, _core) ----------------------------------
+def admit(host, others, demand, ratios=None):
+    """Whether one host takes a guest's ``demand`` on top of ``others`` (what the other
+    running guests use), within its ratios. ``host``: {cpus, memory_mib, hugepages: {size:
+    {total}}} as the backend reads it; ``others`` and ``demand``: {vcpus, memory_mib,
+    hugepages_<size>}. Returns (ok, report, refusal): report per resource {capacity, used,
+    requested}; refusal the message naming the first resource past its capacity, or None."""
+    ratios = dict(DEFAULTS, **{k: v for k, v in (ratios or {}).items() if v is not None})
+    cap = host_capacity({"name": "this host", "cpus": host["cpus"], "memory_mib": host["memory_mib"],
+                         "hugepages": host.get("hugepages") or {}}, ratios)["capacity"]
+    report, refusal = {}, None
+    for res in sorted(set(demand) | set(cap)):
+        want = demand.get(res, 0)
+        if not want and res not in others:
+            continue
+        used = others.get(res, 0)
+        capacity = cap.get(res, 0)
+        report[res] = {"capacity": capacity, "used": used, "requested": want}
+        if want and used + want > capacity + _EPS and refusal is None:
+            refusal = ("%s: the host has %s of %s left (%s used by the other running guests; capacity after "
+                       "cpu_ratio %s, memory_ratio %s, reserved_memory_mib %s) and the guest needs %s"
+                       % (res, show(res, max(capacity - used, 0)), show(res, capacity), show(res, used),
+                          _num(ratios["cpu_ratio"]), _num(ratios["memory_ratio"]),
+                          _num(ratios["reserved_memory_mib"]), show(res, want)))
+    return refusal is None, report, refusal
+
+
+def guest_use(vcpus, memory_mib, hugepages=False, size="2M"):
+    """{resource: amount} a guest uses while it runs."""
+    out = {"vcpus": float(vcpus or 0)}
+    if hugepages:
+        out["hugepages_" + size] = float(math.ceil((memory_mib or 0) * 1024.0 / PAGE_KIB[size]))
+    elif memory_mib:
+        out["memory_mib"] = float(memory_mib)
+    return out

@@ -53,9 +53,17 @@ RESTART = {
     "restart": {"type": "str", "choices": ["never", "if_needed"], "default": "never"},
 }
 
+# doc fragment: virtfleet.hypervisor.connection.capacity (defaults: _placement.DEFAULTS)
+CAPACITY = {
+    "capacity_check": {"type": "bool", "default": True},
+    "cpu_ratio": {"type": "float", "default": 4.0},
+    "memory_ratio": {"type": "float", "default": 1.0},
+    "reserved_memory_mib": {"type": "int", "default": 512},
+}
+
 _KINDS = {
-    "guest": (CONNECTION, RESTART, GUEST),
-    "guests": (CONNECTION, RESTART, {
+    "guest": (CONNECTION, RESTART, CAPACITY, GUEST),
+    "guests": (CONNECTION, RESTART, CAPACITY, {
         "guests": {"type": "list", "elements": "dict", "required": True},
         "prune": {"type": "bool", "default": False},
         "prune_storage": {"type": "bool", "default": False},

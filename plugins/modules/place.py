@@ -8,12 +8,12 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: place
 short_description: Decide which hypervisor host of a fleet runs each guest
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Computes, without changing anything, a host for every guest of O(guests) from what each host of
     O(hosts) offers (the C(virtfleet_host) fact of M(virtfleet.hypervisor.host_facts)) and what the
-    guests need. Run it once for the fleet on the controller (C(run_once: true),
-    C(delegate_to: localhost)); it needs no library beyond Python.
+    guests need. Run it once for the fleet on the controller (C(run_once=true),
+    C(delegate_to=localhost)); it needs no library beyond Python.
   - 'Capacity per host: CPUs x O(cpu_ratio) vCPUs, (memory - O(reserved_memory_mib) - hugepage pools) x
     O(memory_ratio) MiB, the pages of each hugepage size, each active pool''s capacity x O(disk_ratio).
     The guests already on the host (any fleet, any state) and the pools'' allocation are its base use.
@@ -171,7 +171,8 @@ assignment:
   sample: {web01: kvm01, web02: kvm02, db01: kvm01}
 guests_by_host:
   description: Host name -> the specs of the guests of O(guests) placed there, without the placement keys
-    (ready for M(virtfleet.hypervisor.guests)). Guests of O(hosts[].guests) are not repeated.
+    (ready for M(virtfleet.hypervisor.guests)). Guests of O(hosts[].guests) are not repeated. A guest
+    with C(state=absent) is not placed and is listed for every host.
   returned: success
   type: dict
 placed:
@@ -245,7 +246,10 @@ ARGSPEC = {
 
 
 def solve(params, raw_guests):
-    """The placement of the module's parameters; ``raw_guests``: the guests as given (every key)."""
+    """The placement of the module's parameters; ``raw_guests``: the guests as given (every key).
+    A guest with ``state: absent`` is not placed: it goes to every host (removed wherever it is)."""
+    absent = [g for g in raw_guests if g.get("state") == "absent"]
+    raw_guests = [g for g in raw_guests if g.get("state") != "absent"]
     guests = [pl.guest_from_spec(g) for g in raw_guests]
     for h in params["hosts"]:
         guests += [pl.guest_from_spec(g, host=h["name"]) for g in h["guests"] or []]
@@ -263,6 +267,10 @@ def solve(params, raw_guests):
     for g in raw_guests:
         spec = {k: v for k, v in g.items() if k not in pl.PLACEMENT_KEYS and v is not None}
         by_host[result["assignment"][g["name"]]].append(spec)
+    for g in absent:
+        spec = {k: v for k, v in g.items() if k not in pl.PLACEMENT_KEYS and v is not None}
+        for specs in by_host.values():
+            specs.append(spec)
     result["guests_by_host"] = by_host
     return result
 
