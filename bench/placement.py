@@ -93,7 +93,7 @@ def run(seed, n_hosts, n_guests):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     ap.add_argument("--hosts", type=int, default=100)
     ap.add_argument("--guests", type=int, default=5000)
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])

@@ -92,8 +92,8 @@ def _number(kind, name, field, value, positive=True, allow_zero=False):
         except (TypeError, ValueError):
             raise SpecError("expected a number, got %r" % (value,), name, field, kind=kind)
     if math.isnan(value) or value < 0 or (positive and not allow_zero and value == 0):
-        raise SpecError("must be %s, got %r" % ("greater than zero" if positive and not allow_zero
-                                               else "zero or more", value), name, field, kind=kind)
+        what = "greater than zero" if positive and not allow_zero else "zero or more"
+        raise SpecError("must be %s, got %r" % (what, value), name, field, kind=kind)
     return value
 
 
@@ -369,7 +369,11 @@ class Placement(object):
                 break
             acc = [a + c for a, c in zip(acc, h["cap"])]
             k += 1
-        k = max(k, max([len([it for it in free if a in it.anti]) for it in free for a in it.anti] or [0]))
+        groups = {}
+        for it in free:
+            for a in it.anti:
+                groups[a] = groups.get(a, 0) + 1
+        k = max([k] + list(groups.values()))
         saved = [(h["use"][:], set(h["anti"]), h["items"][:]) for h in hosts]
         while True:
             left = self._spread(free, order[:k])

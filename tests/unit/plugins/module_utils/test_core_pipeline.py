@@ -196,5 +196,7 @@ def test_capacity_check_refuses_create_and_growth_alone_and_counts_admitted(toy,
     # check mode predicts the refusal; capacity_check=false lets it through
     r = run([{"name": "d", "memory": 4096}], check_mode=True, **ratios)
     assert r["failed"] and "memory_mib" in r["msg"] and "d" not in toy.world
-    r = run([{"name": "d", "memory": 4096}], **dict(ratios, capacity_check=False))
+    off = dict(ratios)
+    off["capacity_check"] = False
+    r = run([{"name": "d", "memory": 4096}], **off)
     assert not r["failed"] and "d" in toy.world
