@@ -141,8 +141,9 @@ author:
 """
 
 EXAMPLES = r"""
-- name: Read each host
+- name: Read what each host offers and runs (the subsets place uses)
   virtfleet.hypervisor.host_facts:
+    gather: [toolstacks, cpu, memory, hugepages, bridges, pools, networks, guests]
 
 - name: Place the fleet's guests
   virtfleet.hypervisor.place:
