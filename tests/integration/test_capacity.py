@@ -9,15 +9,20 @@ its own libvirtd reached by its socket URI, as a remote host is) in one fleet in
   the resource and the best host's shortfall.
 * Admission: the guests module refuses a guest that would run past the host's CPU ratio,
   changing nothing, while another guest of the same call converges; check mode predicts it.
+* The fleet report (playbooks/report.yml): rendered by headless Chromium (Debian's
+  chromium), a screenshot taken, and the numbers in its DOM checked against host_facts; a
+  drift made by hand shows on its host; the report changes nothing.
 
 The guests are tiny and never started (32 MiB, state stopped) except where a start is what
 is refused, so nothing boots."""
 
 import json
 import os
+import subprocess
 
 import libvirt
 import pytest
+from lxml import etree
 
 import nshosts
 from test_fleet_playbooks import playbook
@@ -128,3 +133,64 @@ def test_admission_refuses_a_guest_past_the_cpu_ratio(fleet):
     result = run_module("guests", dict(args, guests=[dict(big, state="stopped")]))
     assert not result.get("failed") and FLEET + "-wide" in names(conns[1]), result
     assert "capacity" not in result["results"][0]
+
+
+def chromium(*args):
+    """Debian's chromium, headless (as root it needs --no-sandbox); returns stdout."""
+    proc = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                           "--window-size=1200,1400"] + list(args), capture_output=True, text=True, timeout=180,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_report_page_shows_what_host_facts_reads(fleet, tmp_path):
+    hs, conns = fleet
+    guests = [dict(TINY, name=FLEET + "-web1", anti_affinity="web"),
+              dict(TINY, name=FLEET + "-web2", anti_affinity="web"),
+              dict(TINY, name=FLEET + "-db", vcpus=2), dict(TINY, name=FLEET + "-new")]
+    # drift made by hand: db gets 1 vCPU in its definition
+    where = next(i for i, c in enumerate(conns) if FLEET + "-db" in names(c))
+    conns[where].lookupByName(FLEET + "-db").setVcpusFlags(1, libvirt.VIR_DOMAIN_AFFECT_CONFIG)
+    out_dir = tmp_path / "report"
+    before = [names(c) for c in conns]
+    proc, _recap = playbook(["-i", inventory(tmp_path, hs, guests), "playbooks/report.yml",
+                            "-e", "virtfleet_report_dir=%s" % out_dir], ENV)
+    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
+    # a report changes nothing (check mode; its "changed" counts are the drift and the files written)
+    assert [names(c) for c in conns] == before
+    assert conns[where].lookupByName(FLEET + "-db").vcpusFlags(libvirt.VIR_DOMAIN_AFFECT_CONFIG) == 1
+    data = json.loads((out_dir / "report.json").read_text())
+    assert [h["name"] for h in data["hosts"]] == ["cap1", "cap2"]
+
+    page = out_dir / "report.html"
+    html = page.read_text()
+    assert "http://" not in html and "https://" not in html and "<script" not in html  # self-contained
+    shot = tmp_path / "report.png"
+    chromium("--screenshot=%s" % shot, page.as_uri())
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10000
+    dom = etree.HTML(chromium("--dump-dom", page.as_uri()))
+    for i, h in enumerate(hs):
+        name = "cap%d" % (i + 1)
+        facts = run_module("host_facts", {"uri": h.uri, "toolstacks": ["libvirt"]})["ansible_facts"]["virtfleet_host"]
+        section = dom.xpath("//section[@data-host='%s']" % name)[0]
+        rows = {tr.get("data-resource"): tr for tr in section.xpath(".//tr[@class='res']")}
+        assert set(rows) == set(facts["capacity"]["resources"])
+        for res, r in facts["capacity"]["resources"].items():
+            assert float(rows[res].get("data-committed")) == r["committed"], (name, res)
+            assert float(rows[res].get("data-capacity")) == r["capacity"], (name, res)
+        cpu = rows["vcpus"].xpath("string(td[2])")
+        committed = facts["capacity"]["resources"]["vcpus"]["committed"]
+        capacity = ("%.1f" % (facts["cpu"]["count"] * 4.0)).rstrip("0").rstrip(".")
+        assert cpu == "%s vCPUs / %s vCPUs" % (committed, capacity), cpu
+        ours = [g for g in facts["guests"] if g["backend"] == "libvirt"]
+        shown = section.xpath(".//tr[@data-backend='libvirt']/td[@data-state='all']")
+        assert int(shown[0].text) == len(ours)
+        stopped = section.xpath(".//tr[@data-backend='libvirt']/td[@data-state='stopped']")[0]
+        assert int(stopped.text) == sum(g["state"] == "stopped" for g in ours)
+        drift = section.xpath(".//div[@class='drift']")[0]
+        if i == where:
+            assert drift.get("data-drift") == "1"
+            assert "guest %s-db update (vcpus)" % FLEET in drift.xpath("string(.//li)")
+        else:
+            assert drift.get("data-drift") == "0"
