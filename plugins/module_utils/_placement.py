@@ -726,8 +726,11 @@ def admit(host, others, demand, ratios=None):
     hugepages_<size>}. Returns (ok, report, refusal): report per resource {capacity, used,
     requested}; refusal the message naming the first resource past its capacity, or None."""
     ratios = dict(DEFAULTS, **{k: v for k, v in (ratios or {}).items() if v is not None})
-    cap = host_capacity({"name": "this host", "cpus": host["cpus"], "memory_mib": host["memory_mib"],
-                         "hugepages": host.get("hugepages") or {}}, ratios)["capacity"]
+    try:
+        cap = host_capacity({"name": "this host", "cpus": host["cpus"], "memory_mib": host["memory_mib"],
+                             "hugepages": host.get("hugepages") or {}}, ratios)["capacity"]
+    except SpecError as e:  # a host too small for its reserve: every growth is refused, saying why
+        return False, {}, "%s: %s" % (e.field, e.msg)
     report, refusal = {}, None
     for res in sorted(set(demand) | set(cap)):
         want = demand.get(res, 0)

@@ -166,3 +166,12 @@ def test_place_module_solve_keeps_existing_and_pins_host_declared():
                                                                "b": [{"name": "web2", "memory": "1GiB"}]}
     with pytest.raises(pl.PlacementError, match="guest .big.: memory_mib: fits nowhere; the best host, b, .* short by 2048 MiB"):
         place.solve(params, guests + [{"name": "big", "memory": "9GiB"}])
+
+
+def test_admit_within_ratios_and_a_host_too_small_for_its_reserve():
+    ok, report, why = pl.admit({"cpus": 2, "memory_mib": 4608}, {"vcpus": 6}, {"vcpus": 2, "memory_mib": 4096})
+    assert ok and why is None and report["vcpus"] == {"capacity": 8.0, "used": 6, "requested": 2}
+    ok, _report, why = pl.admit({"cpus": 2, "memory_mib": 4608}, {"vcpus": 7}, {"vcpus": 2})
+    assert not ok and why.startswith("vcpus: the host has 1 vCPUs of 8 vCPUs left")
+    ok, _report, why = pl.admit({"cpus": 1, "memory_mib": 480}, {}, {"vcpus": 1, "memory_mib": 32})
+    assert not ok and why.startswith("memory_mib: 480 MiB of memory leave nothing for guests after 512 MiB reserved")
