@@ -69,6 +69,39 @@ options:
     default: never
 """
 
+    # Pairs with _spec.CAPACITY.
+    CAPACITY = r"""
+options:
+  capacity_check:
+    description:
+      - Refuse to create, start or grow a guest when the guests running on the host would then
+        exceed its capacity (CPUs x O(cpu_ratio) vCPUs; memory - O(reserved_memory_mib) - hugepage
+        pools, x O(memory_ratio); free hugepages for a C(hugepages) guest).
+      - Checked for each guest that would run with more vCPUs or memory than now (a new or started
+        guest, a larger C(vcpus) or C(memory)); a shrink, an unchanged or a stopped guest is never
+        refused. A refused guest changes nothing at all (not its volumes either) and fails alone,
+        its result saying which resource is short; the result of every checked guest carries
+        C(capacity) (per resource C(capacity), C(used) by the other running guests, C(requested)).
+      - Only running (and paused) guests count, defined but stopped ones hold no CPU or memory.
+        M(virtfleet.hypervisor.place) plans with every guest instead.
+      - The xl and lxc backends do not read the host for this yet; their guests are not checked
+        (C(capacity.checked=false)).
+    type: bool
+    default: true
+  cpu_ratio:
+    description: vCPUs per host CPU for O(capacity_check) (OpenStack Nova's default since Antelope).
+    type: float
+    default: 4.0
+  memory_ratio:
+    description: Guest memory per MiB of host memory for O(capacity_check).
+    type: float
+    default: 1.0
+  reserved_memory_mib:
+    description: Memory (MiB) kept for the host itself for O(capacity_check) (Nova's C(reserved_host_memory_mb)).
+    type: int
+    default: 512
+"""
+
     ATTRIBUTES = r"""
 attributes:
   check_mode:

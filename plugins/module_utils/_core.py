@@ -22,6 +22,7 @@ import traceback
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import (
     BackendError, SpecError, VirtfleetError)
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _model
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _placement
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _plan
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import BACKENDS, get_backend
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import libvirt as lv
@@ -194,11 +195,13 @@ def _wrap(e, obj, stage, kind):
 class Run(object):
     """One module call: its objects of one kind through the pipeline."""
 
-    def __init__(self, module, kind):
+    def __init__(self, module, kind, capacity=None):
         self.module = module
         self.kind_name = kind
         self.check_mode = module.check_mode
         self.errors = []
+        #: the ratios of capacity_check (guests), None when it is off
+        self.capacity = capacity
 
     # -- steps ------------------------------------------------------------------
     def _validate(self, kind, raws, single):
@@ -242,6 +245,48 @@ class Run(object):
             _adopt_child_plans(p, children, current, spec, kind.restart)
         return p, current
 
+    def _admit(self, kind, work):
+        """capacity_check: a plan that would run a guest with more vCPUs or memory than now
+        (create, start, growth) is admitted only if the host's running guests stay within its
+        ratios; a refused plan fails alone, before anything of it (its volumes included) is
+        applied. Admitted guests count for the next ones of the same call."""
+        growing = [(p, c) for p, c, _k in work if p["changed"] and _grows(p, c)]
+        if not growing:
+            return
+        try:
+            host_res = kind.backend.host_resources()
+            running = kind.backend.running_use() if host_res is not None else None
+        except Exception as e:  # pylint: disable=broad-except
+            err = _wrap(e, None, "reading the host for capacity_check", self.kind_name)
+            for p, _c in growing:
+                p["failed"], p["msg"] = True, str(err)
+                self.errors.append(type(err)(err.msg, p["name"], "capacity_check", kind="guest", **err.details))
+            return
+        if host_res is None:
+            for p, _c in growing:
+                p["capacity"] = {"checked": False}
+            return
+        use = {}
+        for name, (vcpus, memory, hugepages) in running.items():
+            use[name] = _placement.guest_use(vcpus, memory, hugepages)
+        for p, _c in growing:
+            d = p["desired"]
+            demand = _placement.guest_use(d.get("vcpus"), d.get("memory"), d.get("hugepages"))
+            others = {}
+            for name, u in use.items():
+                if name != p["name"]:
+                    for res, amount in u.items():
+                        others[res] = others.get(res, 0) + amount
+            ok, report, refusal = _placement.admit(host_res, others, demand, self.capacity)
+            p["capacity"] = dict(report, checked=True)
+            if ok:
+                use[p["name"]] = demand
+                continue
+            err = SpecError("refused, %s (nothing was changed; a larger ratio, a stopped guest or "
+                            "capacity_check=false lets it through)" % refusal, p["name"], "capacity_check")
+            p["failed"], p["msg"], p["changed"] = True, str(err), False
+            self.errors.append(err)
+
     def _apply(self, kind, p, current):
         for handler, child, child_current in p.get("children", ()):
             if child["changed"]:
@@ -270,8 +315,10 @@ class Run(object):
                     work.append(kind.prune_plan(name, prune[1]) + (kind,))
                 except Exception as e:  # pylint: disable=broad-except
                     self.errors.append(_wrap(e, name, "read (prune)", self.kind_name))
+        if self.capacity is not None and kind.kind == "guest":
+            self._admit(kind, work)
         for p, current, k in work:
-            if not p["changed"] or self.check_mode:
+            if not p["changed"] or self.check_mode or p.get("failed"):
                 continue
             try:
                 self._apply(k, p, current)
@@ -287,6 +334,8 @@ class Run(object):
             r["restart_fields"] = p.get("restart_fields") or []
             if p.get("managed") is not None or k.kind == "guest":
                 r["managed"] = p.get("managed")
+            if "capacity" in p:
+                r["capacity"] = p["capacity"]
             if p.get("msg"):
                 r["msg"] = p["msg"]
             r.update(p.get("report") or {})
@@ -296,6 +345,18 @@ class Run(object):
                 before[p["name"]] = k.before(current)
                 after[p["name"]] = k.after(p, current)
         return results, before, after
+
+
+def _grows(p, current):
+    """Whether a guest plan makes the guest run with more vCPUs or memory than it does now."""
+    d = p.get("desired") or {}
+    if p["action"] not in ("create", "update") or d.get("state") not in ("running", "paused"):
+        return False
+    if current is None or current["state"] == "stopped":
+        return True
+    now = current.get("config") or {}
+    return any((d.get(k) or 0) > (now.get(k) or 0) for k in ("vcpus", "memory")) or \
+        (bool(d.get("hugepages")) and not now.get("hugepages"))
 
 
 def _adopt_child_plans(p, children, current, spec, restart):
@@ -383,7 +444,10 @@ def run(module, kind, raws, single=False, prune=False, prune_storage=False):
 
     backend = backend_cls(module.params, module.run_command)
     handler = GuestKind(backend, module.params["restart"]) if kind == "guest" else KINDS[kind](backend)
-    pipeline = Run(module, kind)
+    capacity = None
+    if kind == "guest" and module.params.get("capacity_check"):
+        capacity = {k: module.params[k] for k in ("cpu_ratio", "memory_ratio", "reserved_memory_mib")}
+    pipeline = Run(module, kind, capacity)
     try:
         results, before, after = pipeline.converge(
             handler, raws, single, prune=(fleet, prune_storage) if prune else None)

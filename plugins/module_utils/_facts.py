@@ -37,6 +37,10 @@ ARGSPEC = {
     "gather": {"type": "list", "elements": "str", "choices": ["all"] + list(SUBSETS), "default": ["all"]},
     "lxc_path": {"type": "path"},
     "xl_config_dir": {"type": "path", "default": "/etc/xen"},
+    "cpu_ratio": {"type": "float", "default": 4.0},
+    "memory_ratio": {"type": "float", "default": 1.0},
+    "disk_ratio": {"type": "float", "default": 1.0},
+    "reserved_memory_mib": {"type": "int", "default": 512},
 }
 
 KVM_GET_API_VERSION = 0xAE00
@@ -411,6 +415,31 @@ def committed(guests):
     return out
 
 
+def capacity(facts, params):
+    """Committed against capacity, per resource, at the given ratios (the numbers the
+    ``place`` module plans with and ``capacity_check`` admits with): ``capacity`` after the
+    ratios, ``committed`` by all guests and by the running ones, ``free`` for new guests
+    (capacity - committed by all), ``load`` (committed by all / capacity)."""
+    from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _placement
+    ratios = {k: params.get(k) for k in ("cpu_ratio", "memory_ratio", "disk_ratio", "reserved_memory_mib")}
+    try:
+        host = _placement.host_from_facts("this host", facts, ratios=ratios)
+        cap = _placement.host_capacity(host)["capacity"]
+    except VirtfleetError as e:
+        return {"error": str(e)}
+    running = {}
+    for g in facts.get("guests") or []:
+        if g["state"] in ("running", "paused"):
+            for res, amount in _placement.guest_use(g.get("vcpus"), g.get("memory_mib"), g.get("hugepages")).items():
+                running[res] = running.get(res, 0) + amount
+    out = {"ratios": {k: v for k, v in ratios.items() if v is not None}, "resources": {}}
+    for res in sorted(cap):
+        used = host["used"].get(res, 0)
+        out["resources"][res] = {"capacity": cap[res], "committed": used, "committed_running": running.get(res),
+                                 "free": cap[res] - used, "load": round(used / cap[res], 4) if cap[res] else None}
+    return out
+
+
 def gather(params, run, libvirt_mod=None, libvirt_error=None, lxc_backend=None, xl_backend=None,
            root="/", kvm_probe=kvm_usable):
     """The ``virtfleet_host`` fact and the warnings to show.
@@ -484,6 +513,8 @@ def gather(params, run, libvirt_mod=None, libvirt_error=None, lxc_backend=None, 
                     warnings.append("xen: %s" % e)
             facts["guests"] = guests
             facts["committed"] = committed(guests)
+        if {"cpu", "memory", "guests"} <= subsets:
+            facts["capacity"] = capacity(facts, params)
     finally:
         if reader is not None:
             reader.close()

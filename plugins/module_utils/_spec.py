@@ -64,11 +64,19 @@ SNAPSHOT = {
     "keep": {"type": "int"},
 }
 
+# doc fragment: virtfleet.hypervisor.connection.capacity (defaults: _placement.DEFAULTS)
+CAPACITY = {
+    "capacity_check": {"type": "bool", "default": True},
+    "cpu_ratio": {"type": "float", "default": 4.0},
+    "memory_ratio": {"type": "float", "default": 1.0},
+    "reserved_memory_mib": {"type": "int", "default": 512},
+}
+
 _KINDS = {
-    "guest": (CONNECTION, RESTART, GUEST),
+    "guest": (CONNECTION, RESTART, CAPACITY, GUEST),
     "guest_info": (CONNECTION, {"name": {"type": "str"}, "snapshots": {"type": "bool", "default": True}}),
     "snapshot": (CONNECTION, SNAPSHOT),
-    "guests": (CONNECTION, RESTART, {
+    "guests": (CONNECTION, RESTART, CAPACITY, {
         "guests": {"type": "list", "elements": "dict", "required": True},
         "prune": {"type": "bool", "default": False},
         "prune_storage": {"type": "bool", "default": False},

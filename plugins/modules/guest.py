@@ -37,6 +37,7 @@ description:
 extends_documentation_fragment:
   - virtfleet.hypervisor.connection
   - virtfleet.hypervisor.connection.restart
+  - virtfleet.hypervisor.connection.capacity
   - virtfleet.hypervisor.connection.attributes
   - virtfleet.hypervisor.guest_spec
 author:

@@ -19,6 +19,7 @@ description:
 extends_documentation_fragment:
   - virtfleet.hypervisor.connection
   - virtfleet.hypervisor.connection.restart
+  - virtfleet.hypervisor.connection.capacity
   - virtfleet.hypervisor.connection.attributes
 options:
   guests:

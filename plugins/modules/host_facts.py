@@ -66,6 +66,26 @@ options:
       - The directory of the xl domain configurations on a Xen dom0.
     type: path
     default: /etc/xen
+  cpu_ratio:
+    description: vCPUs per host CPU for RV(ansible_facts.virtfleet_host.capacity) (OpenStack Nova's default since Antelope).
+    type: float
+    default: 4.0
+    version_added: 0.1.0
+  memory_ratio:
+    description: Guest memory per MiB of host memory for RV(ansible_facts.virtfleet_host.capacity).
+    type: float
+    default: 1.0
+    version_added: 0.1.0
+  disk_ratio:
+    description: Volume size per byte of pool capacity for RV(ansible_facts.virtfleet_host.capacity).
+    type: float
+    default: 1.0
+    version_added: 0.1.0
+  reserved_memory_mib:
+    description: Memory (MiB) kept for the host itself in RV(ansible_facts.virtfleet_host.capacity).
+    type: int
+    default: 512
+    version_added: 0.1.0
 requirements:
   - libvirt-python on the managed host to read libvirt (installed by the host roles as C(python3-libvirt))
   - the LXC tools (C(lxc-ls)) to read containers, C(xl) on a Xen dom0 to read Xen guests
@@ -196,6 +216,19 @@ ansible_facts:
             C(running) (or paused) ones.
           type: dict
           returned: when guests is gathered
+        capacity:
+          description:
+            - Committed against capacity at the ratios of O(cpu_ratio), O(memory_ratio), O(disk_ratio) and
+              O(reserved_memory_mib) (C(ratios)), per resource under C(resources) (C(vcpus), C(memory_mib),
+              C(hugepages_2M)/C(hugepages_1G) pages, C(disk_<pool>) bytes), each with C(capacity) (after the
+              ratios), C(committed) (by all guests; hugepages in use, pool allocation), C(committed_running),
+              C(free) and C(load) (committed / capacity). The numbers M(virtfleet.hypervisor.place) plans with.
+            - C(error) instead when the host's numbers leave nothing (memory below the reserve).
+          type: dict
+          returned: when cpu, memory and guests are gathered
+          version_added: 0.1.0
+          sample: {ratios: {cpu_ratio: 4.0, memory_ratio: 1.0, disk_ratio: 1.0, reserved_memory_mib: 512},
+                   resources: {vcpus: {capacity: 8.0, committed: 3, committed_running: 1.0, free: 5.0, load: 0.375}}}
 """
 
 from ansible.module_utils.basic import AnsibleModule

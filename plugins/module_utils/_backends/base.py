@@ -95,5 +95,15 @@ class GuestBackend(object):
         ``("delete", snap)``, ``("revert", snap)``, ``("describe", snap)``."""
         raise UnsupportedChange(self.no_snapshots % self.name, None, "backend", kind="snapshot")
 
+    def host_resources(self):
+        """What the host offers for admission (``capacity_check``): {cpus, memory_mib,
+        hugepages: {size: {total}}}; None when this backend cannot tell (not checked)."""
+        return None
+
+    def running_use(self):
+        """{name: (vcpus, memory_mib, hugepages)} of the guests running (or paused) on the
+        host, whichever fleet or tool defined them; None when this backend cannot tell."""
+        return None
+
     def close(self):
         pass

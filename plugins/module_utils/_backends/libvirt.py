@@ -167,6 +167,30 @@ class LibvirtBackend(GuestBackend):
                 "autostart": bool(self.call("read autostart", dom.autostart)),
                 "managed": config["managed"]}
 
+    def host_resources(self):
+        """CPUs and memory as libvirt reports the host (any uri); hugepage pools from this
+        machine's sysfs when the uri is local (else not counted)."""
+        info = self.call("read host info", self.conn.getInfo)
+        out = {"cpus": info[2], "memory_mib": info[1], "hugepages": {}}
+        if self.local:
+            from ansible_collections.virtfleet.hypervisor.plugins.module_utils._facts import hugepage_facts
+            out["hugepages"] = {k: {"total": v["total"]} for k, v in hugepage_facts().items() if v.get("total")}
+        return out
+
+    def running_use(self):
+        out = {}
+        for name, dom in sorted(self.domains().items()):
+            try:
+                if _state_name(self.call("read state", dom.state)[0]) == "stopped":
+                    continue
+                g = render.parse_domain(self.call("read live definition", dom.XMLDesc, 0))
+            except BackendError as e:
+                if e.details.get("code") == libvirt.VIR_ERR_NO_DOMAIN:
+                    continue  # gone since it was listed
+                raise
+            out[name] = (g["vcpus"], g["memory"], bool(g["hugepages"]))
+        return out
+
     def managed_names(self, fleet):
         """Names of guests that carry virtfleet's marker for ``fleet`` (candidates for prune)."""
         out = []

@@ -255,6 +255,23 @@ class LxcBackend(GuestBackend):
     def final_state(self, name):
         return self._state(name)
 
+    def host_resources(self):
+        """This machine's CPUs and memory (containers share its kernel)."""
+        from ansible_collections.virtfleet.hypervisor.plugins.module_utils._facts import memory_facts
+        return {"cpus": os.cpu_count() or 1, "memory_mib": memory_facts().get("total_mib") or 0, "hugepages": {}}
+
+    def running_use(self):
+        """The running containers' CPU and memory limits (an unlimited one counts 0)."""
+        out = {}
+        for name, entry in sorted(self.listing().items()):
+            if entry.get("state") == "stopped":
+                continue
+            cur = self.current(name)
+            if cur is not None and cur["state"] != "stopped":
+                cfg = cur["config"]
+                out[name] = (cfg.get("vcpus") or 0, cfg.get("memory") or 0, False)
+        return out
+
     # -- references ------------------------------------------------------------
     def resolve(self, guest):
         """Reject what LXC has no meaning for, check bridges, bind sources, template/rootfs

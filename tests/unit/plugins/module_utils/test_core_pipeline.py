@@ -171,3 +171,32 @@ def test_secrets_are_registered_for_masking():
                                        "network_config": "version: 2", "meta_data": {"x": "visible"}}}
     found = _core.secret_values(raw)
     assert {"s3cret-pw", "version: 2"} <= found and "visible" not in found
+
+
+def test_capacity_check_refuses_create_and_growth_alone_and_counts_admitted(toy, monkeypatch):
+    # a host of 2 CPUs and 4608 MiB: 8 vCPUs and 4096 MiB for guests at Nova's ratios
+    monkeypatch.setattr(ToyBackend, "host_resources", lambda self: {"cpus": 2, "memory_mib": 4608}, raising=False)
+    monkeypatch.setattr(ToyBackend, "running_use", lambda self: {
+        n: (g["vcpus"], g["memory"], False) for n, g in self.world.items() if g["state"] != "stopped"},
+        raising=False)
+    ratios = {"capacity_check": True, "cpu_ratio": 4.0, "memory_ratio": 1.0, "reserved_memory_mib": 512}
+    r = run([{"name": "a", "vcpus": 4, "memory": 1024}, {"name": "b", "vcpus": 4, "memory": 1024},
+             {"name": "c", "vcpus": 1, "memory": 64}], **ratios)
+    assert r["failed"] and r["failed_guests"] == ["c"]
+    by = {x["name"]: x for x in r["results"]}
+    assert by["a"]["changed"] and by["b"]["changed"] and not by["c"]["changed"]
+    assert "guest 'c': capacity_check: refused, vcpus: the host has 0 vCPUs of 8 vCPUs left" in by["c"]["msg"]
+    assert by["b"]["capacity"]["vcpus"] == {"capacity": 8.0, "used": 4.0, "requested": 4.0}
+    assert sorted(toy.world) == ["a", "b"]
+    # growth of a running guest is checked, a shrink or a stopped guest is not
+    r = run([{"name": "a", "vcpus": 5, "memory": 1024}], single=True, **ratios)
+    assert r["failed"] and "capacity_check" in r["msg"] and toy.world["a"]["vcpus"] == 4
+    r = run([{"name": "a", "vcpus": 2, "memory": 1024}, {"name": "c", "vcpus": 8, "state": "stopped"}], **ratios)
+    assert not r["failed"] and toy.world["a"]["vcpus"] == 2 and "capacity" not in r["results"][1]
+    # check mode predicts the refusal; capacity_check=false lets it through
+    r = run([{"name": "d", "memory": 4096}], check_mode=True, **ratios)
+    assert r["failed"] and "memory_mib" in r["msg"] and "d" not in toy.world
+    off = dict(ratios)
+    off["capacity_check"] = False
+    r = run([{"name": "d", "memory": 4096}], **off)
+    assert not r["failed"] and "d" in toy.world
