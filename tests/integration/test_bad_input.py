@@ -13,6 +13,7 @@ from vfhelpers import PREFIX, run_module, state_hash
 G = PREFIX + "bi1"          # a guest name no case creates
 EXISTING = PREFIX + "bi-existing"  # a defined guest the cases must leave alone
 LONG = "a" * 200
+FACTS = {"cpu": {"count": 8}, "memory": {"total_mib": 16384}}  # host_facts of a small host
 
 
 def _guest(**kw):
@@ -135,6 +136,19 @@ CASES = [
      PREFIX + "biseed", "user_data"),
     ("seed-unknown-pool", "cloud_init", {"name": PREFIX + "biseed", "pool": PREFIX + "nopool", "user_data": {}},
      PREFIX + "biseed", "pool"),
+    # --- guest_info, snapshot
+    ("info-name-slash", "guest_info", {"name": "a/b"}, "a/b", "name"),
+    ("snap-guest-missing", "snapshot", {"guest": PREFIX + "nosuch", "name": "s1"}, PREFIX + "nosuch", "guest"),
+    ("snap-name-space", "snapshot", {"guest": EXISTING, "name": "before upgrade"}, "before upgrade", "name"),
+    ("snap-keep-negative", "snapshot", {"guest": EXISTING, "name": "s1", "keep": -1}, "s1", "keep"),
+    ("snap-state-typo", "snapshot", {"guest": EXISTING, "name": "s1", "state": "reverted"}, "s1", "state"),
+    # --- place (controller side): capacity and ratios
+    ("place-ratio-zero", "place", {"hosts": [{"name": "h1", "facts": FACTS}], "guests": [], "cpu_ratio": 0}, None,
+     "cpu_ratio"),
+    ("place-policy-typo", "place", {"hosts": [{"name": "h1", "facts": FACTS}], "guests": [], "policy": "stack"},
+     None, "policy"),
+    ("place-pin-unknown-host", "place", {"hosts": [{"name": "h1", "facts": FACTS}],
+                                         "guests": [{"name": "g1", "host": "h9", "memory": 64}]}, "g1", "host"),
     # --- host_facts
     ("facts-unknown-toolstack", "host_facts", {"toolstacks": ["vmware"]}, None, "toolstacks"),
     ("facts-unknown-gather", "host_facts", {"gather": ["gpus"]}, None, "gather"),
@@ -181,4 +195,4 @@ def test_the_table_is_wide():
     modules = {c[1] for c in CASES}
     assert len(CASES) >= 60
     assert modules >= {"guest", "guests", "network", "networks", "pool", "volume", "volumes", "cloud_init",
-                       "host_facts"}
+                       "host_facts", "guest_info", "snapshot", "place"}
