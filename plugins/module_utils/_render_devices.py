@@ -322,6 +322,9 @@ def render_extra(root, guest):
         have = parse_graphics(dev.find("graphics"))
         if have != g["graphics"] or len(dev.findall("graphics")) > 1:
             _drop(dev, "graphics")
+            if g["graphics"]["type"] != "spice":  # libvirt refuses spice audio without spice graphics
+                _drop(dev, "audio", lambda e: e.get("type") == "spice")
+                _drop(dev, "channel", lambda e: e.get("type") == "spicevmc")
             if g["graphics"]["type"] != "none":
                 dev.append(graphics_element(g["graphics"]))
     if g.get("serial") is not None:
