@@ -37,7 +37,7 @@ def parse_extra(root, g, mark, config=None):
     dev = dev if dev is not None else ET.Element("devices")
     g["tpm"] = dev.find("tpm") is not None
     g["graphics"] = parse_graphics(dev.find("graphics"))
-    g["serial"] = dev.find("serial") is not None
+    g["serial"] = dev.find("serial") is not None or dev.find("console") is not None
     video = dev.find("video/model")
     g["video"] = video.get("type") if video is not None else "none"
     g["guest_agent"] = any(c.get("name") == AGENT_CHANNEL for c in dev.findall("channel/target"))
