@@ -117,7 +117,7 @@ def cpuset(name, field, value):
 def parse_cpuset(text):
     cpus = set()
     for part in text.replace(" ", "").split(","):
-        lo, _, hi = part.partition("-")
+        lo, hi = (part.split("-", 1) + [None])[:2]
         cpus.update(range(int(lo), int(hi or lo) + 1))
     return cpus
 

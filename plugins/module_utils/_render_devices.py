@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model_devices import (  # noqa: F401
-    IOTUNE_KEYS, disk_view, format_cpuset, parse_cpuset, same_disks, same_nics)
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model_devices import (
+    IOTUNE_KEYS, format_cpuset, parse_cpuset)
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._units import factor
 
 AGENT_CHANNEL = "org.qemu.guest_agent.0"

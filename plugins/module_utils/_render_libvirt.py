@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _model_devices as mdev
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _render_devices as rdev
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import device_names
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._units import libvirt_mib, mib_to_kib
@@ -246,9 +247,9 @@ def render_domain(guest, base_xml=None):
 
     devices = root.find("devices")
     existing = parse_domain(root) if base_xml else {"disks": None, "interfaces": None}
-    if not rdev.same_disks(guest["disks"], existing["disks"]):
+    if not mdev.same_disks(guest["disks"], existing["disks"]):
         _replace_disks(devices, guest["disks"])
-    if not rdev.same_nics(guest["interfaces"], existing["interfaces"]):
+    if not mdev.same_nics(guest["interfaces"], existing["interfaces"]):
         _replace_nics(devices, guest["interfaces"])
     return ET.tostring(root, encoding="unicode")
 
@@ -265,7 +266,7 @@ def _drop_bus_layout(root):
 
 
 def _disk_identity(disk):
-    return rdev.disk_view(disk)
+    return mdev.disk_view(disk)
 
 
 def _first_device_pos(devices):

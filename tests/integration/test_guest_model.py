@@ -191,8 +191,8 @@ def test_every_key_on_a_stopped_guest(conn, net, iso, files):
                        "io": "threads", "discard": "unmap", "serial": "SER-1", "shareable": True,
                        "iotune": {"read_bytes_sec": 1000000, "write_iops_sec": 30}},
                       {"path": iso, "device": "cdrom", "bus": "scsi", "target": "sdb"}],
-            "interfaces": [{"network": net, "mtu": 1400, "bandwidth": {"inbound": {"average": 1000, "burst": 200},
-                                                                         "outbound": {"average": 500}}},
+            "interfaces": [{"network": net, "mtu": 1400,
+                            "bandwidth": {"inbound": {"average": 1000, "burst": 200}, "outbound": {"average": 500}}},
                            {"direct": _host_nic(), "mode": "bridge", "model": "e1000"}]}
     r = run_module("guest", spec)
     assert r["rc"] == 0 and r["changed"], r

@@ -394,8 +394,8 @@ class LibvirtBackend(GuestBackend):
         if not qemu_img:
             raise SpecError("qemu-img is needed to read the size of %r (Debian package qemu-utils)" % path,
                             name, field + ".size")
-        _, out, _ = self.runner([qemu_img, "info", "-U", "--output=json", path], "qemu-img info %s" % path,
-                                name, field + ".size")
+        out = self.runner([qemu_img, "info", "-U", "--output=json", path], "qemu-img info %s" % path,
+                          name, field + ".size")[1]
         return int(json.loads(out)["virtual-size"])
 
     def _ovs_bridge(self, bridge):

@@ -111,7 +111,7 @@ def test_recorded_running_guest_is_unchanged_and_live_rules():
     p = plan(resolved(dict(spec, disks=disks, interfaces=nics, boot=["hd"], tags=["x"])), cur, CAPS)
     kinds = {f["field"]: f["apply"] for f in p["fields"]}
     assert kinds == {"disks": "live", "interfaces": "live", "boot": "restart", "tags": "config"}, kinds
-    assert [op for op, _ in p["live_ops"]] == ["set_iotune", "set_link"]
+    assert [op[0] for op in p["live_ops"]] == ["set_iotune", "set_link"]
     disks = [dict(d) for d in spec["disks"]]
     disks[0]["cache"] = "writeback"
     p = plan(resolved(dict(spec, disks=disks)), cur, CAPS)
