@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._checks import _bool, _choice, _int
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import SpecError
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._units import parse_size, UnitError
 
@@ -59,32 +60,6 @@ NIC_VIEW = ("network", "bridge", "direct", "mode", "model", "mac", "vlan", "mtu"
 
 def _err(msg, name, field):
     return SpecError(msg, name, field)
-
-
-def _bool(name, field, value):
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("yes", "true", "on", "1", "no", "false", "off", "0"):
-        return value.lower() in ("yes", "true", "on", "1")
-    raise _err("expected a boolean, got %r" % (value,), name, field)
-
-
-def _int(name, field, value, minimum=None, maximum=None):
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise _err("expected an integer, got %r" % (value,), name, field)
-    if minimum is not None and value < minimum:
-        raise _err("must be at least %d, got %d" % (minimum, value), name, field)
-    if maximum is not None and value > maximum:
-        raise _err("must be at most %d, got %d" % (maximum, value), name, field)
-    return value
-
-
-def _choice(name, field, value, choices):
-    if value not in choices:
-        raise _err("expected one of %s, got %r" % ("|".join(choices), value), name, field)
-    return value
 
 
 def _mapping(name, field, value, allowed):

@@ -107,6 +107,14 @@ def test_install_flow_then_live_changes(conn, net, iso, files):
     small = run_module("guest", dict(spec, disks=[dict(spec["disks"][0], size="16MiB"), spec["disks"][1]]))
     assert small["rc"] == 0 and not small["changed"], small
 
+    # a bigger size grows the file under the running guest (virDomainBlockResize)
+    spec["disks"][0]["size"] = "48MiB"
+    r = run_module("guest", spec)
+    assert r["rc"] == 0 and fields(r) == {"disks[0].size": "live"}, r
+    info = subprocess.run(["qemu-img", "info", "-U", "--output=json", disk], capture_output=True, text=True,
+                          check=True).stdout
+    assert '"virtual-size": 50331648' in info
+
     # after the install: cdrom emptied live, boot from the disk at the next boot
     after = dict(spec, boot=["hd"], disks=[spec["disks"][0], {"device": "cdrom"}])
     r = run_module("guest", after)
