@@ -63,8 +63,8 @@ MODEL_KEYS = (", vcpus: 2, boot: [cdrom, hd], serial: true, graphics: {type: vnc
 
 
 def playbook_virtfleet(names, extra=""):
-    guests = "\n".join("          - {name: %s, state: stopped, virt_type: qemu, memory: 32%s}" % (n, extra)
-                        for n in names)
+    line = "          - {name: %s, state: stopped, virt_type: qemu, memory: 32%s}"
+    guests = "\n".join(line % (n, extra) for n in names)
     return """- hosts: localhost
   gather_facts: false
   tasks:
