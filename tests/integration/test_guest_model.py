@@ -14,6 +14,7 @@
 
 import os
 import select
+import shutil
 import subprocess
 import time
 import xml.etree.ElementTree as ET
@@ -46,7 +47,8 @@ def iso():
     path = WORK + "/install.iso"
     subprocess.run(["xorriso", "-as", "mkisofs", "-quiet", "-o", path, "-b", "boot.img", "-no-emul-boot",
                     "-boot-load-size", "4", WORK + "/iso"], check=True, capture_output=True)
-    return path
+    yield path
+    shutil.rmtree(WORK, ignore_errors=True)
 
 
 @pytest.fixture
