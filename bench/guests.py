@@ -2,10 +2,12 @@
 the equivalent community.libvirt.virt loop, then the no-op re-run of each; whole
 ansible-playbook runs, wall clock. Prints a table of seconds and ratios.
 
-    .venv/bin/python bench/guests.py [N ...] [--no-anchor]     (default: 50 100 200)
+    .venv/bin/python bench/guests.py [N ...] [--no-anchor] [--model-keys]     (default: 50 100 200)
 
 --no-anchor measures virtfleet only (the community.libvirt loop costs ~1 s per guest and
-run: ~40 min at N=1000).
+run: ~40 min at N=1000). --model-keys gives every virtfleet guest the keys of issue 16 a
+virt-install user writes (boot order, empty cdrom, serial, VNC, guest agent, rng, watchdog,
+CPU topology, labels); the anchor keeps its minimal guests.
 
 community.libvirt comes from the `ansible` package on PyPI (only that collection is
 unpacked, into the cache). Every guest is named vfbench-* and removed afterwards."""
@@ -55,8 +57,14 @@ def domain_xml(name):
             "<os><type arch='x86_64'>hvm</type></os></domain>" % name)
 
 
-def playbook_virtfleet(names):
-    guests = "\n".join("          - {name: %s, state: stopped, virt_type: qemu, memory: 32}" % n for n in names)
+MODEL_KEYS = (", vcpus: 2, boot: [cdrom, hd], serial: true, graphics: {type: vnc}, guest_agent: true, rng: true,"
+              " watchdog: {action: poweroff}, cpu_topology: {sockets: 1, cores: 2, threads: 1},"
+              " disks: [{device: cdrom}], title: bench guest, tags: [bench, web]")
+
+
+def playbook_virtfleet(names, extra=""):
+    line = "          - {name: %s, state: stopped, virt_type: qemu, memory: 32%s}"
+    guests = "\n".join(line % (n, extra) for n in names)
     return """- hosts: localhost
   gather_facts: false
   tasks:
@@ -114,7 +122,8 @@ def measure(conn, make, names):
 def main():
     args = sys.argv[1:]
     anchor = "--no-anchor" not in args
-    sizes = [int(a) for a in args if a != "--no-anchor"] or [50, 100, 200]
+    extra = MODEL_KEYS if "--model-keys" in args else ""
+    sizes = [int(a) for a in args if not a.startswith("--")] or [50, 100, 200]
     if anchor:
         community_collection("libvirt")
     conn = libvirt.open("qemu:///system")
@@ -122,7 +131,7 @@ def main():
     try:
         for n in sizes:
             names = ["%s%04d" % (PREFIX, i) for i in range(n)]
-            vf = measure(conn, playbook_virtfleet, names)
+            vf = measure(conn, lambda ns: playbook_virtfleet(ns, extra), names)
             cl = measure(conn, playbook_community, names) if anchor else None
             rows.append((n, vf, cl))
             print("N=%d done" % n, file=sys.stderr, flush=True)

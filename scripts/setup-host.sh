@@ -12,6 +12,7 @@ PACKAGES=(
   lxc busybox-static debootstrap dnsmasq-base iptables bridge-utils iproute2 rsync
   virtinst libxml2-utils e2fsprogs openssh-client python3-venv shellcheck
   python3-libvirt python3-lxml python3-pycdlib
+  ovmf swtpm swtpm-tools xorriso
   chromium  # headless: tests/integration/test_report.py renders the fleet report (playbooks/report.yml)
 )
 

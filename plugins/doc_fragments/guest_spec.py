@@ -85,7 +85,9 @@ options:
     default: []
     suboptions:
       volume:
-        description: A volume in O(disks[].pool). Exactly one of O(disks[].volume) and O(disks[].path).
+        description:
+          - A volume in O(disks[].pool). Exactly one of O(disks[].volume) and O(disks[].path); a cdrom may have
+            neither (an empty drive, C(virt-install --disk device=cdrom)).
         type: str
       pool:
         description: Storage pool of O(disks[].volume); V(default) when omitted.
@@ -109,12 +111,70 @@ options:
         description:
           - With O(disks[].volume), the volume is created with this capacity when it is missing, and grown
             when it is smaller (never shrunk). Bytes, or a string with a unit (V(20GiB)).
+          - With O(disks[].path) (O(backend=libvirt)), the file is created (C(qemu-img create), format
+            O(disks[].format)) when it is missing, and grown when it is smaller (C(qemu-img resize), or
+            C(virDomainBlockResize) while the guest runs); never shrunk (C(virt-install --disk path=...,size=20)).
+          - Refused on a cdrom or a read-only disk.
         type: raw
       backing:
         description:
           - With O(disks[].volume), a missing volume is created as a qcow2 copy-on-write overlay of this base
             image (a volume name in the same pool or an absolute path).
         type: str
+      format:
+        description:
+          - Format of a file created for O(disks[].path) with O(disks[].size); V(qcow2) when omitted. An existing
+            file keeps its own format (read from its header).
+        type: str
+        choices: [qcow2, raw]
+      target:
+        description:
+          - The guest device name (C(<target dev>)), e.g. V(vdb); it must match the bus (V(vd*) virtio, V(sd*) sata
+            and scsi, V(hd*) ide). When omitted, libvirt's name is kept and new disks are lettered in order.
+        type: str
+      cache:
+        description: Host cache mode (C(<driver cache>)). A change is applied at the next boot.
+        type: str
+        choices: [default, none, writethrough, writeback, directsync, unsafe]
+      io:
+        description: I/O mode (C(<driver io>)); V(native) needs O(disks[].cache=none) or V(directsync).
+        type: str
+        choices: [native, threads, io_uring]
+      discard:
+        description: Pass the guest's TRIM/UNMAP to the image (V(unmap)) or drop it (V(ignore)). Not on a cdrom.
+        type: str
+        choices: [unmap, ignore]
+      serial:
+        description: Serial number the guest sees (up to 20 of V(A-Za-z0-9_.+-)).
+        type: str
+      iotune:
+        description:
+          - I/O limits (C(<iotune>), C(virsh blkdeviotune)); a running guest takes a change live
+            (C(virDomainSetBlockIoTune)). A V(total_*) limit cannot go with its V(read_*)/V(write_*) pair;
+            V(0) or omitted is no limit. Not on a cdrom.
+        type: dict
+        suboptions:
+          total_bytes_sec:
+            description: Bytes per second, reads and writes together.
+            type: int
+          read_bytes_sec:
+            description: Bytes per second read.
+            type: int
+          write_bytes_sec:
+            description: Bytes per second written.
+            type: int
+          total_iops_sec:
+            description: Operations per second, reads and writes together.
+            type: int
+          read_iops_sec:
+            description: Read operations per second.
+            type: int
+          write_iops_sec:
+            description: Write operations per second.
+            type: int
+      shareable:
+        description: The image may be attached to several guests at once (C(<shareable/>)).
+        type: bool
   interfaces:
     description: Network interfaces, in order.
     type: list
@@ -122,7 +182,9 @@ options:
     default: []
     suboptions:
       network:
-        description: A libvirt network. Exactly one of O(interfaces[].network) and O(interfaces[].bridge).
+        description:
+          - A libvirt network. Exactly one of O(interfaces[].network), O(interfaces[].bridge) and
+            O(interfaces[].direct).
         type: str
       bridge:
         description: A Linux bridge on the host.
@@ -136,6 +198,61 @@ options:
         description:
           - MAC address. When omitted libvirt generates one, which is then kept on every later run.
         type: str
+      direct:
+        description:
+          - O(backend=libvirt) only. A host interface the guest reaches the network through directly (macvtap,
+            C(virt-install --network type=direct,source=eth0)).
+        type: str
+      mode:
+        description: The macvtap mode of O(interfaces[].direct); V(vepa) when omitted (libvirt's default).
+        type: str
+        choices: [vepa, bridge, private, passthrough]
+      vlan:
+        description:
+          - VLAN tag (1-4094). Only where something carries it - an Open vSwitch bridge (rendered with
+            C(<virtualport type='openvswitch'/>)), a network with an Open vSwitch virtualport, or a V(passthrough)
+            macvtap (an SR-IOV VF); anything else is refused naming the field. A change is applied at the next boot.
+        type: int
+      bandwidth:
+        description:
+          - Traffic shaping (C(<bandwidth>), C(virsh domiftune)); a running guest takes a change live
+            (C(virDomainSetInterfaceParameters)). Rates in KiB/s, burst in KiB. Needs the host kernel's C(sfq)
+            qdisc and C(police) action.
+        type: dict
+        suboptions:
+          inbound:
+            description: Traffic to the guest.
+            type: dict
+            suboptions:
+              average:
+                description: Average rate (KiB/s); required.
+                type: int
+              peak:
+                description: Peak rate (KiB/s).
+                type: int
+              burst:
+                description: Burst size (KiB).
+                type: int
+          outbound:
+            description: Traffic from the guest.
+            type: dict
+            suboptions:
+              average:
+                description: Average rate (KiB/s); required.
+                type: int
+              peak:
+                description: Peak rate (KiB/s).
+                type: int
+              burst:
+                description: Burst size (KiB).
+                type: int
+      mtu:
+        description: MTU of the guest's NIC (C(<mtu size>)). A change is applied at the next boot.
+        type: int
+      link:
+        description: Link state; V(down) unplugs the virtual cable. A running guest takes a change live.
+        type: str
+        choices: [up, down]
   remove_storage:
     description:
       - With O(state=absent), also delete the guest's writable disks (volumes and image files).
@@ -226,4 +343,143 @@ options:
     description: O(backend=xl) only. What Xen does when the guest crashes (xl C(on_crash)); left as it is when omitted.
     type: str
     choices: [destroy, restart, preserve, coredump-destroy, coredump-restart, soft-reset, rename-restart]
+  boot:
+    description:
+      - O(backend=libvirt) only. Boot order, from V(hd), V(cdrom), V(network) (C(virt-install --boot cdrom,hd)).
+        A new guest without it boots from V(hd). A change is applied at the next boot.
+      - "The install flow: declare the installer ISO as a cdrom and O(boot=[cdrom, hd]); once installed,
+        declare the cdrom empty (O(disks[].device=cdrom) without a path, ejected live) and O(boot=[hd])."
+    type: list
+    elements: str
+  firmware:
+    description:
+      - O(backend=libvirt) only. V(uefi) boots OVMF (libvirt picks the firmware image and gives the guest
+        its own NVRAM file, removed with the guest); needs the Debian package C(ovmf) (role
+        R(kvm_host,ansible_collections.virtfleet.hypervisor.kvm_host_role) installs it). Restart-only.
+    type: str
+    choices: [bios, uefi]
+  secure_boot:
+    description:
+      - O(backend=libvirt) only. Secure Boot with the Microsoft keys enrolled; needs O(firmware=uefi) and
+        O(machine=q35) (SMM is turned on). Restart-only.
+    type: bool
+  tpm:
+    description:
+      - O(backend=libvirt) only. An emulated TPM 2.0 (C(tpm-crb), swtpm); its state is removed with the guest.
+        Needs the Debian packages C(swtpm), C(swtpm-tools). Restart-only.
+    type: bool
+  graphics:
+    description:
+      - O(backend=libvirt) only. A graphical console (C(virt-install --graphics vnc,listen=127.0.0.1,password=...)).
+        Restart-only. The guests module also takes a string (V(vnc), V(spice), V(none)).
+    type: dict
+    suboptions:
+      type:
+        description: V(none) removes the console.
+        type: str
+        choices: [vnc, spice, none]
+      listen:
+        description: Address to listen on; V(127.0.0.1) when omitted.
+        type: str
+      port:
+        description: TCP port (5900-65535), or V(auto) (the default) for the first free one.
+        type: raw
+      password:
+        description: Console password (VNC uses 8 characters at most). A secret - never logged nor shown.
+        type: str
+  serial:
+    description: O(backend=libvirt) only. A serial port and console on a pty (C(virsh console)); V(false) removes them.
+    type: bool
+  video:
+    description: O(backend=libvirt) only. Video card model (C(virt-install --video)). Restart-only.
+    type: str
+    choices: [virtio, vga, qxl, cirrus, bochs, ramfb, none]
+  guest_agent:
+    description: O(backend=libvirt) only. The QEMU guest agent channel (C(org.qemu.guest_agent.0)).
+    type: bool
+  rng:
+    description: O(backend=libvirt) only. A virtio-rng device fed from the host's C(/dev/urandom).
+    type: bool
+  watchdog:
+    description:
+      - O(backend=libvirt) only. A watchdog, as a mapping with C(model) (V(i6300esb) (default), V(ib700),
+        V(itco)) and C(action) (V(reset) (default), V(shutdown), V(poweroff), V(pause), V(none), V(dump), V(inject-nmi)),
+        or just the action. V(false) removes it.
+    type: raw
+  cpu_model:
+    description:
+      - O(backend=libvirt) only. A named CPU model (C(virt-install --cpu Skylake-Server)); not with
+        O(cpu_mode=host-model) or V(host-passthrough). Restart-only.
+    type: str
+  cpu_features:
+    description:
+      - O(backend=libvirt) only. CPU features, a mapping of feature name to policy (V(force), V(require),
+        V(optional), V(disable), V(forbid)), or virt-install's list V(+feature) / V(-feature) (V(force) / V(disable)).
+        Needs O(cpu_model) or O(cpu_mode=host-model)/V(host-passthrough). Restart-only.
+    type: raw
+  cpu_topology:
+    description:
+      - O(backend=libvirt) only. Sockets, cores and threads; their product must be O(max_vcpus)
+        (or O(vcpus)). Restart-only.
+    type: dict
+    suboptions:
+      sockets:
+        description: Sockets (default 1).
+        type: int
+      cores:
+        description: Cores per socket (default 1).
+        type: int
+      threads:
+        description: Threads per core (default 1).
+        type: int
+  vcpu_pins:
+    description:
+      - O(backend=libvirt) only. A mapping of vCPU number to host CPU list (V(2), V(3-4)), C(virsh vcpupin).
+        A host CPU that does not exist is refused. Restart-only.
+    type: dict
+  emulator_pin:
+    description: O(backend=libvirt) only. Host CPUs of the QEMU emulator threads (V(0-1)). Restart-only.
+    type: str
+  numatune:
+    description: O(backend=libvirt) only. Memory placement on host NUMA nodes (C(virt-install --numatune)). Restart-only.
+    type: dict
+    suboptions:
+      mode:
+        description: Policy; V(strict) when omitted.
+        type: str
+        choices: [strict, preferred, interleave, restrictive]
+      nodeset:
+        description: Host NUMA nodes (V(0), V(0-1)); a node the host lacks is refused.
+        type: str
+        required: true
+  hugepage_size:
+    description:
+      - O(backend=libvirt) only. The hugepage size backing the guest (V(2M), V(1G)); needs O(hugepages=true)
+        and pages of that size on the host. Restart-only.
+    type: raw
+  locked_memory:
+    description: O(backend=libvirt) only. Lock guest memory in host RAM (C(<memoryBacking><locked/>)). Restart-only.
+    type: bool
+  iothreads:
+    description: O(backend=libvirt) only. Number of I/O threads (V(0) removes them). Restart-only.
+    type: int
+  hostdevs:
+    description:
+      - O(backend=libvirt) only. Host PCI devices passed through (V(0000:03:00.0), or a mapping with C(pci));
+        C(virt-install --hostdev)), managed by libvirt (detached from the host driver at start).
+        A malformed or absent address is refused. Restart-only.
+    type: list
+    elements: raw
+  title:
+    description: O(backend=libvirt) only. One-line title of the guest (C(virsh desc --title)).
+    type: str
+  description:
+    description: O(backend=libvirt) only. Description of the guest (C(virsh desc)).
+    type: str
+  tags:
+    description:
+      - O(backend=libvirt) only. Free tags kept in virtfleet's metadata (sorted, without duplicates), e.g.
+        for grouping in an inventory.
+    type: list
+    elements: str
 """

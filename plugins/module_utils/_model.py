@@ -17,6 +17,9 @@ import re
 from dataclasses import dataclass, field
 from typing import TypedDict
 
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _model_devices as mdev
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._checks import (
+    _bool, _choice, _unknown_keys, integer)
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import SpecError
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._units import human, mib_to_bytes, parse_mib, parse_size
 
@@ -82,47 +85,6 @@ class Field:
     optional: bool = False
     #: an option of the modules' own argspec (False: given through another option, e.g. fleet)
     option: bool = True
-
-
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _bool(name, field, value):
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("yes", "true", "on", "1", "no", "false", "off", "0"):
-        return value.lower() in ("yes", "true", "on", "1")
-    raise SpecError("expected a boolean, got %r" % (value,), name, field)
-
-
-def _int(name, field, value, minimum=None, maximum=None):
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if not _is_int(value):
-        raise SpecError("expected an integer, got %r" % (value,), name, field)
-    if minimum is not None and value < minimum:
-        raise SpecError("must be at least %d, got %d" % (minimum, value), name, field)
-    if maximum is not None and value > maximum:
-        raise SpecError("must be at most %d, got %d" % (maximum, value), name, field)
-    return value
-
-
-def integer(minimum=None, maximum=None):
-    return lambda name, field, value: _int(name, field, value, minimum, maximum)
-
-
-def _choice(name, field, value, choices):
-    if value not in choices:
-        raise SpecError("expected one of %s, got %r" % ("|".join(choices), value), name, field)
-    return value
-
-
-def _unknown_keys(name, field, given, allowed):
-    extra = sorted(set(given) - set(allowed))
-    if extra:
-        raise SpecError("unknown key(s) %s (allowed: %s)" % (", ".join(extra), ", ".join(allowed)),
-                        name, field)
 
 
 def _mib(name, field, value):
@@ -218,26 +180,35 @@ def mapping_of(fields, rules=None):
 
 
 def _disk_rules(name, field, disk):
-    if (disk["volume"] is None) == (disk["path"] is None):
-        raise SpecError("give exactly one of 'volume' (with 'pool') or 'path'", name, field)
+    empty_cdrom = disk["device"] == "cdrom" and disk["volume"] is None and disk["path"] is None
+    if (disk["volume"] is None) == (disk["path"] is None) and not empty_cdrom:
+        raise SpecError("give exactly one of 'volume' (with 'pool') or 'path' (a cdrom may have neither: "
+                        "an empty drive)", name, field)
+    if disk["size"] is not None and (disk["device"] == "cdrom" or disk["readonly"]):
+        raise SpecError("a read-only disk is never created or grown; drop size", name, field + ".size")
     if disk["volume"] is not None:
         disk["pool"] = disk["pool"] or "default"
         if "/" in disk["volume"]:
             raise SpecError("a volume name cannot contain '/'", name, field + ".volume")
     else:
-        for key in ("size", "backing", "pool"):
+        for key in ("backing", "pool"):
             if disk[key] is not None:
                 raise SpecError("only with 'volume' (a volume the guest converge creates when missing)",
                                 name, field + "." + key)
+        if disk["format"] is not None and disk["size"] is None:
+            raise SpecError("only with size (the format of a file the converge creates; an existing "
+                            "file keeps its own)", name, field + ".format")
     disk["bus"] = disk["bus"] or ("sata" if disk["device"] == "cdrom" else "virtio")
     if disk["device"] == "cdrom" and disk["bus"] == "virtio":
         raise SpecError("a cdrom cannot sit on the virtio bus (use sata, scsi or ide)", name, field + ".bus")
     disk["readonly"] = True if disk["device"] == "cdrom" else bool(disk["readonly"])
+    mdev.validate_disk(name, field, dict(disk), disk)
 
 
 def _nic_rules(name, field, nic):
-    if (nic["network"] is None) == (nic["bridge"] is None):
-        raise SpecError("give exactly one of 'network' or 'bridge'", name, field)
+    if sum(nic[k] is not None for k in ("network", "bridge", "direct")) != 1:
+        raise SpecError("give exactly one of 'network', 'bridge' or 'direct'", name, field)
+    mdev.validate_nic(name, field, dict(nic), nic)
 
 
 DISK_FIELDS = (
@@ -249,12 +220,30 @@ DISK_FIELDS = (
     Field("bus", choices=DISK_BUSES),
     Field("size", "raw", int, parse=_size),
     Field("backing", parse=_str),
+    # issue 16: created files, tuning (libvirt; Capabilities.disk_keys)
+    Field("format", choices=mdev.DISK_FORMATS),
+    Field("target", parse=_str),
+    Field("cache", choices=mdev.DISK_CACHES),
+    Field("io", choices=mdev.DISK_IOS),
+    Field("discard", choices=mdev.DISK_DISCARDS),
+    Field("serial", parse=_str),
+    Field("iotune", "dict", dict, options=tuple(Field(k, "int", int) for k in mdev.IOTUNE_KEYS)),
+    Field("shareable", "bool", bool, parse=_bool),
 )
 NIC_FIELDS = (
     Field("network", parse=_str),
     Field("bridge", parse=_str),
     Field("model", default="virtio", choices=NIC_MODELS),
     Field("mac", parse=_mac),
+    # issue 16: macvtap, VLAN, QoS, MTU, link state (libvirt; Capabilities.nic_keys)
+    Field("direct", parse=_str),
+    Field("mode", choices=mdev.DIRECT_MODES),
+    Field("vlan", "int", int),
+    Field("bandwidth", "dict", dict, options=tuple(
+        Field(way, "dict", dict, options=tuple(Field(k, "int", int) for k in mdev.BANDWIDTH_KEYS))
+        for way in ("inbound", "outbound"))),
+    Field("mtu", "int", int),
+    Field("link", choices=mdev.LINK_STATES),
 )
 # a NoCloud seed: a guest's cloud_init key and the cloud_init module's options
 SEED_FIELDS = (
@@ -297,6 +286,34 @@ GUEST_FIELDS = (
     Field("template", role="key", optional=True),
     Field("template_options", "list", list, elements="str", role="key", optional=True),
     Field("rootfs", "path", role="key", optional=True),
+    # issue 16: what virt-install offers (libvirt; _model_devices parses, _render_devices renders)
+    Field("boot", "list", list, elements="str", parse=mdev.parser("boot"), optional=True),
+    Field("firmware", choices=mdev.FIRMWARES, optional=True),
+    Field("secure_boot", "bool", bool, parse=_bool, optional=True),
+    Field("tpm", "bool", bool, parse=_bool, optional=True),
+    Field("graphics", "dict", dict, parse=mdev.parser("graphics"), optional=True, options=(
+        Field("type", choices=mdev.GRAPHICS_TYPES), Field("listen"), Field("port", "raw", object),
+        Field("password", secret=True))),
+    Field("serial", "bool", bool, parse=_bool, optional=True),
+    Field("video", choices=mdev.VIDEO_MODELS, optional=True),
+    Field("guest_agent", "bool", bool, parse=_bool, optional=True),
+    Field("rng", "bool", bool, parse=_bool, optional=True),
+    Field("watchdog", "raw", object, parse=mdev.parser("watchdog"), optional=True),
+    Field("cpu_model", parse=mdev.parser("cpu_model"), optional=True),
+    Field("cpu_features", "raw", dict, parse=mdev.parser("cpu_features"), optional=True),
+    Field("cpu_topology", "dict", dict, parse=mdev.parser("cpu_topology"), optional=True,
+          options=tuple(Field(k, "int", int) for k in ("sockets", "cores", "threads"))),
+    Field("vcpu_pins", "dict", dict, parse=mdev.parser("vcpu_pins"), optional=True),
+    Field("emulator_pin", parse=mdev.parser("emulator_pin"), optional=True),
+    Field("numatune", "dict", dict, parse=mdev.parser("numatune"), optional=True,
+          options=(Field("mode", choices=mdev.NUMA_MODES), Field("nodeset", required=True))),
+    Field("hugepage_size", "raw", int, parse=mdev.parser("hugepage_size"), optional=True),
+    Field("locked_memory", "bool", bool, parse=_bool, optional=True),
+    Field("iothreads", "int", int, parse=mdev.parser("iothreads"), optional=True),
+    Field("hostdevs", "list", list, elements="raw", parse=mdev.parser("hostdevs"), optional=True),
+    Field("title", parse=mdev.parser("title"), optional=True),
+    Field("description", parse=mdev.parser("description"), optional=True),
+    Field("tags", "list", list, elements="str", parse=mdev.parser("tags"), optional=True),
 )
 FIELDS = {f.name: f for f in GUEST_FIELDS}
 GUEST_DEFAULTS = {f.name: f.default for f in GUEST_FIELDS if not f.optional}
@@ -355,6 +372,11 @@ class Capabilities:
     meaning: dict = field(default_factory=dict)
     #: the guest states it reaches (``saved``: libvirt managed save, xl save/restore)
     states: tuple = BASE_STATES
+    #: the disk / interface keys it manages (the others are refused by name, once); ``path_size``:
+    #: a ``path`` disk may carry ``size`` (the file is created when missing)
+    disk_keys: tuple = ("volume", "pool", "path", "device", "readonly", "bus", "size", "backing")
+    nic_keys: tuple = ("network", "bridge", "model", "mac")
+    path_size: bool = False
 
     def restart_fields(self):
         return tuple(f for f in self.fields if f not in self.live and f not in ("fleet", "autostart"))
@@ -369,6 +391,7 @@ def _guest_rules(name, path, g):  # pylint: disable=unused-argument
         raise SpecError("the same MAC address is given twice", name, "interfaces")
     if g["remove_storage"] and g["state"] != "absent":
         raise SpecError("only with state: absent (it says which disks go with the guest)", name, "remove_storage")
+    mdev.guest_rules(name, g)
 
 
 def guest_from_params(raw, caps="libvirt", others=()) -> GuestSpec:
@@ -398,12 +421,30 @@ def guest_from_params(raw, caps="libvirt", others=()) -> GuestSpec:
     for key, value in caps.defaults.items():
         if key in caps.fields and key not in spec:
             spec[key] = value
+    _refuse_sub_keys(name, caps, others, spec)
     g = parse_fields(name, "", spec, GUEST_FIELDS, _guest_rules)
     if g["state"] not in caps.states:
         owners = [c.backend for c in others if g["state"] in c.states]
         raise SpecError("%s is not supported by backend %s%s" % (
             g["state"], caps.backend, " (only %s)" % ", ".join(owners) if owners else ""), name, "state")
     return g
+
+
+def _refuse_sub_keys(name, caps, others, spec):
+    """A disk / interface key this backend does not manage, refused by name, once."""
+    for key, allowed, table in (("disks", caps.disk_keys, DISK_FIELDS), ("interfaces", caps.nic_keys, NIC_FIELDS)):
+        items = spec.get(key)
+        for i, item in enumerate(items if isinstance(items, list) else []):
+            if not isinstance(item, dict):
+                continue
+            known = {f.name for f in table}
+            for sub in sorted(k for k, v in item.items() if v is not None and k not in allowed and k in known):
+                owners = [c.backend for c in others if sub in (c.disk_keys if key == "disks" else c.nic_keys)]
+                raise SpecError("not supported by backend %s%s" % (
+                    caps.backend, " (only %s)" % ", ".join(owners) if owners else ""), name, "%s[%d].%s" % (key, i, sub))
+            if key == "disks" and item.get("path") is not None and item.get("size") is not None and not caps.path_size:
+                raise SpecError("backend %s creates no files for path disks; create it first or use a volume"
+                                % caps.backend, name, "disks[%d].size" % i)
 
 
 def check_unique(names, kind, field):
@@ -422,6 +463,9 @@ def view(guest, fields=COMPARED):
     for k in fields:
         if k in guest:
             out[k] = guest[k]
+    if (out.get("graphics") or {}).get("password") is not None:
+        # a secret: the declared one is masked by Ansible, the one read back is not known to it
+        out["graphics"] = dict(out["graphics"], password="********")
     return out
 
 

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import copy
 
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _model_devices as mdev
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import SpecError, UnsupportedChange
 
-CONFIG_ONLY = ("fleet",)  # metadata: nothing to apply to the running guest
+CONFIG_ONLY = ("fleet",) + mdev.CONFIG_ONLY  # metadata: nothing to apply to the running guest
 
 
 def carry_backend_fields(desired, config):
@@ -55,15 +56,52 @@ def _hotpluggable_disk(d):
 
 
 def nic_key(n):
-    return (n.get("network"), n.get("bridge"), n["model"], n.get("mac"))
+    return (n.get("network"), n.get("bridge"), n.get("direct"), n.get("mode"), n["model"], n.get("mac"))
 
 
-def _device_ops(field, want, have, key, hotpluggable):
-    """Attach/detach ops that turn ``have`` into ``want`` live, or None when the
-    difference cannot be applied live (order change, non-hotpluggable device)."""
-    want_keys, have_keys = [key(x) for x in want], [key(x) for x in have]
-    add = [x for x in want if key(x) not in have_keys]
-    remove = [x for x in have if key(x) not in want_keys]
+def _disk_idents(disks):
+    """Identity of each disk for hotplug: a disk by its source, a cdrom by its slot (the
+    n-th cdrom on its bus), so a cdrom whose medium changes is the same drive."""
+    out, n = [], {}
+    for d in disks:
+        if d["device"] == "cdrom":
+            out.append(("cdrom", d["bus"], n.get(d["bus"], 0)))
+            n[d["bus"]] = n.get(d["bus"], 0) + 1
+        else:
+            out.append(disk_key(d))
+    return out
+
+
+_MEDIA = {"path", "volume", "pool"}
+
+
+def _disk_tuning(w, h):
+    """Live ops that turn the kept drive ``h`` into ``w``; None when only a restart does."""
+    wv, hv = mdev.disk_view(w, w.get("target") is not None), mdev.disk_view(h, w.get("target") is not None)
+    diff = {k for k in wv if wv[k] != hv.get(k)}
+    if not diff:
+        return []
+    if w["device"] == "cdrom" and diff <= _MEDIA:
+        return [("change_media", dict(w, target=h.get("target")))]
+    if diff == {"iotune"}:
+        return [("set_iotune", dict(w, target=h.get("target")))]
+    return None
+
+
+def _nic_tuning(w, h):
+    diff = {k for k in mdev.NIC_VIEW if w.get(k) != h.get(k)}
+    if diff - {"bandwidth", "link"}:
+        return None
+    return [("set_" + ("link" if k == "link" else "bandwidth"), w) for k in sorted(diff)]
+
+
+def _device_ops(field, want, have, idents, hotpluggable, tuning):
+    """Attach/detach ops that turn ``have`` into ``want`` live, then the live tuning of the
+    devices kept (cdrom media, iotune, bandwidth, link state), or None when the difference
+    cannot be applied live (order change, non-hotpluggable device, a restart-only setting)."""
+    want_keys, have_keys = idents(want), idents(have)
+    add = [x for x, k in zip(want, want_keys) if k not in have_keys]
+    remove = [x for x, k in zip(have, have_keys) if k not in want_keys]
     if not all(hotpluggable(x) for x in add + remove):
         return None
     kept_want = [k for k in want_keys if k in have_keys]
@@ -71,7 +109,14 @@ def _device_ops(field, want, have, key, hotpluggable):
     if kept_want != kept_have:
         return None
     noun = field[:-1]
-    return [("detach_" + noun, x) for x in remove] + [("attach_" + noun, x) for x in add]
+    ops = [("detach_" + noun, x) for x in remove] + [("attach_" + noun, x) for x in add]
+    for w, k in zip(want, want_keys):
+        if k in have_keys:
+            tune = tuning(w, have[have_keys.index(k)])
+            if tune is None:
+                return None
+            ops.extend(tune)
+    return ops
 
 
 def live_ops(rule, field, want, live):
@@ -86,18 +131,33 @@ def live_ops(rule, field, want, live):
     if rule == "grow_to_max":
         return [("set_" + field, want)] if have is not None and have < want <= ceiling else None
     if rule == "hotplug" and field == "disks":
-        return _device_ops(field, want, have, disk_key, _hotpluggable_disk)
+        return _device_ops(field, want, have, _disk_idents, _hotpluggable_disk, _disk_tuning)
     if rule == "hotplug" and field == "interfaces":
-        return _device_ops(field, want, have, nic_key, lambda n: True)
+        return _device_ops(field, want, have, lambda ns: [nic_key(n) for n in ns], lambda n: True, _nic_tuning)
     return None
 
 
 def _equal(field, want, have):
     if field == "disks":
-        return [disk_key(d) for d in want] == [disk_key(d) for d in have or []]
+        return mdev.same_disks(want, have or [])
     if field == "interfaces":
-        return [nic_key(n) for n in want] == [nic_key(n) for n in have or []]
+        return mdev.same_nics(want, have or [])
     return want == have
+
+
+def _disk_files(p, desired, running):
+    """A ``path`` disk with ``size``: the file is created when missing, grown when smaller
+    (never shrunk); the backend's resolve marks ``create`` / ``grow``."""
+    for i, d in enumerate(desired.get("disks") or []):
+        if d.get("create"):
+            p["actions"].append("create %s (%s, %d bytes)" % (d["path"], d.get("format") or "qcow2", d["size"]))
+            p["fields"].append({"field": "disks[%d].size" % i, "apply": "config"})
+        elif d.get("grow"):
+            p["actions"].append("grow %s to %d bytes" % (d["path"], d["size"]))
+            p["fields"].append({"field": "disks[%d].size" % i, "apply": "live" if running else "config"})
+        else:
+            continue
+        p["disk_files"] = p.get("disk_files", []) + [i]
 
 
 def plan(desired, current, caps, restart="never"):
@@ -122,6 +182,7 @@ def plan(desired, current, caps, restart="never"):
                  state_to=want_state)
         p["fields"] = [{"field": f, "apply": "config"} for f in fields
                        if desired.get(f) not in (None, [], False)]
+        _disk_files(p, desired, False)
         p["actions"].append("define")
         if desired["autostart"]:
             p["autostart"] = True
@@ -194,6 +255,7 @@ def plan(desired, current, caps, restart="never"):
             p["live_ops"].extend(ops or [])
             p["fields"].append({"field": field, "apply": "live"})
 
+    _disk_files(p, desired, running)
     if p["define"]:
         p["actions"].append("redefine")
     p["actions"].extend("%s %s" % (op, _describe(arg)) for op, arg in p["live_ops"])
@@ -217,7 +279,7 @@ def plan(desired, current, caps, restart="never"):
             p["restart"] = True
         else:
             p["restart_required"] = True
-    if p["define"] or p["live_ops"] or p["autostart"] is not None or p["state_to"]:
+    if p["define"] or p["live_ops"] or p["autostart"] is not None or p["state_to"] or p.get("disk_files"):
         p["changed"] = True
         p["action"] = "update"
     return p
@@ -237,8 +299,10 @@ TRANSITIONS = {
 def _describe(arg):
     if isinstance(arg, dict):
         if "device" in arg:
-            return arg.get("path") or "%s/%s" % (arg.get("pool"), arg.get("volume"))
-        return arg.get("network") or arg.get("bridge")
+            if arg.get("volume"):
+                return "%s/%s" % (arg.get("pool"), arg.get("volume"))
+            return arg.get("path") or "(empty %s)" % arg.get("target", arg["device"])
+        return arg.get("network") or arg.get("bridge") or arg.get("direct")
     return str(arg)
 
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _model_devices as mdev
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _render_devices as rdev
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import device_names
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._units import libvirt_mib, mib_to_kib
 
@@ -43,12 +45,16 @@ def marker(root):
     return data if isinstance(data, dict) else {}
 
 
-def parse_domain(xml, config_cpu_mode=None):
+def parse_domain(xml, config_cpu_mode=None, config=None):
     """Return the managed fields of a domain XML as a guest-model dict.
 
     ``config_cpu_mode``: for live XML, the mode in the persistent config; libvirt
     expands a running host-model CPU to mode='custom', which is not a change.
+    ``config``: for live XML, the parsed persistent config (libvirt expands the running
+    CPU model and features; only those the config names are compared).
     """
+    if config is not None and config_cpu_mode is None:
+        config_cpu_mode = config.get("cpu_mode")
     root = ET.fromstring(xml) if isinstance(xml, str) else xml
     g = {"name": root.findtext("name"), "uuid": root.findtext("uuid"),
          "virt_type": root.get("type")}
@@ -75,6 +81,7 @@ def parse_domain(xml, config_cpu_mode=None):
     g["disks"] = [parse_disk(d) for d in root.findall("devices/disk")
                   if d.get("device", "disk") in ("disk", "cdrom")]
     g["interfaces"] = [n for n in (parse_nic(i) for i in root.findall("devices/interface")) if n]
+    rdev.parse_extra(root, g, mark or {}, config)
     return g
 
 
@@ -90,20 +97,21 @@ def parse_disk(elem):
         disk["volume"], disk["pool"] = src.get("volume"), src.get("pool")
     else:
         disk["path"] = src.get("file") or src.get("dev")
-    return disk
+    return rdev.parse_disk_extra(elem, disk)
 
 
 def parse_nic(elem):
     kind = elem.get("type")
-    if kind not in ("network", "bridge"):
+    if kind not in ("network", "bridge", "direct"):
         return None
     src = elem.find("source")
     mac = elem.find("mac")
     model = elem.find("model")
-    return {"network": src.get("network") if kind == "network" and src is not None else None,
-            "bridge": src.get("bridge") if kind == "bridge" and src is not None else None,
-            "model": model.get("type") if model is not None else None,
-            "mac": mac.get("address").lower() if mac is not None else None}
+    nic = {"network": src.get("network") if kind == "network" and src is not None else None,
+           "bridge": src.get("bridge") if kind == "bridge" and src is not None else None,
+           "model": model.get("type") if model is not None else None,
+           "mac": mac.get("address").lower() if mac is not None else None}
+    return rdev.parse_nic_extra(elem, nic)
 
 
 def _set_child(parent, tag, text=None, attrib=None, index=None):
@@ -127,7 +135,7 @@ def _skeleton(name):
     ET.SubElement(root, "name").text = name
     os_el = ET.SubElement(root, "os")
     ET.SubElement(os_el, "type", {"arch": "x86_64"}).text = "hvm"
-    ET.SubElement(os_el, "boot", {"dev": "hd"})
+    ET.SubElement(os_el, "boot", {"dev": "hd"})  # unless the guest declares boot
     feats = ET.SubElement(root, "features")
     ET.SubElement(feats, "acpi")
     ET.SubElement(feats, "apic")
@@ -147,24 +155,32 @@ def disk_element(disk, dev):
         elem = ET.Element("disk", {"type": "volume", "device": disk["device"]})
         ET.SubElement(elem, "driver", {"name": "qemu", "type": disk.get("format") or "raw"})
         ET.SubElement(elem, "source", {"pool": disk["pool"], "volume": disk["volume"]})
+    elif not disk.get("path"):  # an empty cdrom drive
+        elem = ET.Element("disk", {"type": "file", "device": disk["device"]})
+        ET.SubElement(elem, "driver", {"name": "qemu", "type": "raw"})
     else:
         kind = "block" if disk.get("is_block") else "file"
         elem = ET.Element("disk", {"type": kind, "device": disk["device"]})
         ET.SubElement(elem, "driver", {"name": "qemu", "type": disk.get("format") or "raw"})
         ET.SubElement(elem, "source", {"dev" if kind == "block" else "file": disk["path"]})
-    ET.SubElement(elem, "target", {"dev": dev, "bus": disk["bus"]})
+    ET.SubElement(elem, "target", {"dev": disk.get("target") or dev, "bus": disk["bus"]})
     if disk["readonly"]:
         ET.SubElement(elem, "readonly")
+    rdev.disk_extra_elements(elem, disk)
     return elem
 
 
 def nic_element(nic):
-    kind = "network" if nic.get("network") else "bridge"
+    kind = "network" if nic.get("network") else "direct" if nic.get("direct") else "bridge"
     elem = ET.Element("interface", {"type": kind})
     if nic.get("mac"):
         ET.SubElement(elem, "mac", {"address": nic["mac"]})
-    ET.SubElement(elem, "source", {kind: nic[kind]})
+    if kind == "direct":
+        ET.SubElement(elem, "source", {"dev": nic["direct"], "mode": nic.get("mode") or "vepa"})
+    else:
+        ET.SubElement(elem, "source", {kind: nic[kind]})
     ET.SubElement(elem, "model", {"type": nic["model"]})
+    rdev.nic_extra_elements(elem, nic)
     return elem
 
 
@@ -195,8 +211,12 @@ def render_domain(guest, base_xml=None):
     mark = md.find(MARKER_TAG)
     if mark is None:
         mark = ET.SubElement(md, MARKER_TAG)
-    mark.text = json.dumps({"managed_by": "virtfleet.hypervisor", "version": 1,
-                            "fleet": guest.get("fleet", "default")}, sort_keys=True)
+    old = marker(root) or {}
+    data = {"managed_by": "virtfleet.hypervisor", "version": 1, "fleet": guest.get("fleet", "default")}
+    tags = guest.get("tags") if guest.get("tags") is not None else old.get("tags")
+    if tags:
+        data["tags"] = tags
+    mark.text = json.dumps(data, sort_keys=True)
 
     max_mem = max(guest.get("max_memory") or guest["memory"], guest["memory"])
     _set_child(root, "memory", mib_to_kib(max_mem), {"unit": "KiB"})
@@ -222,24 +242,14 @@ def render_domain(guest, base_xml=None):
         ct = _set_child(root, "cputune")
         _set_child(ct, "shares", guest["cpu_shares"])
 
-    cpu = root.find("cpu")
-    if guest["cpu_mode"] == "default":
-        if cpu is not None:
-            root.remove(cpu)
-    else:
-        if cpu is None:
-            cpu = ET.SubElement(root, "cpu")
-        cpu.attrib.clear()
-        cpu.attrib.update({"mode": guest["cpu_mode"], "check": "none"})
-        for child in list(cpu):
-            if child.tag in ("model", "vendor", "feature"):
-                cpu.remove(child)
+    rdev.render_cpu(root, guest)
+    rdev.render_extra(root, guest)
 
     devices = root.find("devices")
     existing = parse_domain(root) if base_xml else {"disks": None, "interfaces": None}
-    if existing["disks"] != [_disk_identity(d) for d in guest["disks"]]:
+    if not mdev.same_disks(guest["disks"], existing["disks"]):
         _replace_disks(devices, guest["disks"])
-    if existing["interfaces"] != [dict(n) for n in guest["interfaces"]]:
+    if not mdev.same_nics(guest["interfaces"], existing["interfaces"]):
         _replace_nics(devices, guest["interfaces"])
     return ET.tostring(root, encoding="unicode")
 
@@ -256,7 +266,7 @@ def _drop_bus_layout(root):
 
 
 def _disk_identity(disk):
-    return {k: disk.get(k) for k in ("volume", "pool", "path", "device", "bus", "readonly")}
+    return mdev.disk_view(disk)
 
 
 def _first_device_pos(devices):
@@ -268,14 +278,14 @@ def _replace_disks(devices, disks):
         if d.get("device", "disk") in ("disk", "cdrom"):
             devices.remove(d)
     pos = _first_device_pos(devices)
-    for disk, dev in zip(disks, device_names(disks, _DEV_PREFIX)):
+    for disk, dev in zip(disks, rdev.target_names(disks, device_names, _DEV_PREFIX)):
         devices.insert(pos, disk_element(disk, dev))
         pos += 1
 
 
 def _replace_nics(devices, nics):
     for n in devices.findall("interface"):
-        if n.get("type") in ("network", "bridge"):
+        if n.get("type") in ("network", "bridge", "direct"):
             devices.remove(n)
     pos = _first_device_pos(devices) + len(devices.findall("disk"))
     for nic in nics:

@@ -32,6 +32,8 @@ def argspec_of(fields):
             o["elements"] = f.elements
         if f.options:
             o["options"] = argspec_of(f.options)
+        if f.secret and f.type == "str":
+            o["no_log"] = True
         spec[f.name] = o
     return spec
 

@@ -55,7 +55,9 @@ CASES = [
     ("disk-size-zero", "guest", _guest(disks=[{"volume": "v", "pool": "@pool", "size": 0}]), G, "disks[0].size"),
     ("disk-size-typo", "guest", _guest(disks=[{"volume": "v", "pool": "@pool", "size": "10 GiGs"}]), G,
      "disks[0].size"),
-    ("disk-size-on-path", "guest", _guest(disks=[{"path": "/x.img", "size": "1G"}]), G, "disks[0].size"),
+    # a path disk with a size is created since issue 16; a read-only one never is
+    ("disk-size-on-readonly-path", "guest", _guest(disks=[{"path": "/x.img", "readonly": True, "size": "1G"}]), G,
+     "disks[0].size"),
     ("disk-path-relative", "guest", _guest(disks=[{"path": "x.img"}]), G, "disks[0].path"),
     ("disk-path-missing", "guest", _guest(disks=[{"path": "/nonexistent/x.img"}]), G, "disks[0].path"),
     ("disk-volume-slash", "guest", _guest(disks=[{"volume": "../etc/passwd", "pool": "@pool"}]), G,

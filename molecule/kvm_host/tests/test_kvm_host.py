@@ -17,7 +17,8 @@ def test_facts(host):
 
 
 def test_toolstack_installed_and_running(host):
-    for pkg in ("qemu-system-x86", "qemu-utils", "libvirt-daemon-system", "libvirt-clients", "apparmor"):
+    for pkg in ("qemu-system-x86", "qemu-utils", "libvirt-daemon-system", "libvirt-clients", "apparmor",
+                "ovmf", "swtpm", "swtpm-tools"):
         assert host.package(pkg).is_installed, pkg
     # socket-activated (Debian: --timeout 120, so the daemon itself may be idle-stopped)
     assert host.service("libvirtd").is_enabled

@@ -9,6 +9,7 @@ and never reads check mode: the runner decides whether ``apply`` runs at all.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import traceback
@@ -18,6 +19,8 @@ from urllib.parse import urlsplit
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import BackendError, SpecError
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _render_libvirt as render
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import Capabilities
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _model_devices as mdev
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _render_devices as rdev
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _units as units
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _snapshot as snapshot
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import disk_letters
@@ -48,7 +51,8 @@ class LibvirtBackend(GuestBackend):
     caps = Capabilities(
         backend="libvirt",
         fields=("fleet", "autostart", "vcpus", "memory", "max_vcpus", "max_memory", "cpu_mode", "hugepages",
-                "cpu_shares", "virt_type", "machine", "kernel", "ramdisk", "extra", "disks", "interfaces"),
+                "cpu_shares", "virt_type", "machine", "kernel", "ramdisk", "extra", "disks", "interfaces")
+        + mdev.GUEST_KEYS,
         keys=("cloud_init",),
         live={"memory": "up_to_max", "vcpus": "grow_to_max", "cpu_shares": "any",
               "disks": "hotplug", "interfaces": "hotplug"},
@@ -58,6 +62,9 @@ class LibvirtBackend(GuestBackend):
         meaning={"memory": "currentMemory (the balloon target), max_memory the <memory> ceiling",
                  "vcpus": "online vCPUs, max_vcpus the hot-plug ceiling"},
         states=("running", "stopped", "paused", "saved", "absent"),
+        disk_keys=("volume", "pool", "path", "device", "readonly", "bus", "size", "backing") + mdev.DISK_EXTRA,
+        nic_keys=("network", "bridge", "model", "mac") + mdev.NIC_EXTRA,
+        path_size=True,
     )
 
     def __init__(self, params, run_command=None, retries=6, sleep=time.sleep):
@@ -154,15 +161,17 @@ class LibvirtBackend(GuestBackend):
         if dom is None:
             return None
         state = self.dom_state(dom)
-        config_xml = self.call("read definition", dom.XMLDesc, libvirt.VIR_DOMAIN_XML_INACTIVE)
+        # SECURE: the graphics password is compared (and masked in every view)
+        config_xml = self.call("read definition", dom.XMLDesc,
+                               libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE)
         config = render.parse_domain(config_xml)
         live = None
         if state in ("running", "paused"):
-            live = render.parse_domain(self.call("read live definition", dom.XMLDesc, 0),
-                                       config_cpu_mode=config["cpu_mode"])
+            live = render.parse_domain(self.call("read live definition", dom.XMLDesc, libvirt.VIR_DOMAIN_XML_SECURE),
+                                       config=config)
         elif state == "saved":  # what a restore brings back
-            live = render.parse_domain(self.call("read the managed save", dom.managedSaveGetXMLDesc, 0),
-                                       config_cpu_mode=config["cpu_mode"])
+            live = render.parse_domain(self.call("read the managed save", dom.managedSaveGetXMLDesc,
+                                                 libvirt.VIR_DOMAIN_SAVE_IMAGE_XML_SECURE), config=config)
         return {"config": config, "config_xml": config_xml, "live": live, "state": state,
                 "autostart": bool(self.call("read autostart", dom.autostart)),
                 "managed": config["managed"]}
@@ -343,12 +352,9 @@ class LibvirtBackend(GuestBackend):
                                     % (disk["volume"], disk["pool"]), name, field + ".volume")
                 fmt = ET.fromstring(self.call("read volume %s" % disk["volume"], vol.XMLDesc, 0)).find("target/format")
                 disk["format"] = fmt.get("type") if fmt is not None else "raw"
-            else:
+            elif disk["path"]:
                 self.local_only(name, field + ".path")
-                if not os.path.exists(disk["path"]):
-                    raise SpecError("file %r does not exist" % disk["path"], name, field + ".path")
-                disk["is_block"] = os.path.exists(disk["path"]) and not os.path.isfile(disk["path"])
-                disk["format"] = host.sniff_format(disk["path"])
+                self._resolve_path_disk(name, field, disk)
         for i, nic in enumerate(guest["interfaces"]):
             if nic["network"]:
                 try:
@@ -356,10 +362,121 @@ class LibvirtBackend(GuestBackend):
                 except libvirt.libvirtError:
                     raise SpecError("network %r does not exist" % nic["network"], name,
                                     "interfaces[%d].network" % i)
-            elif self.local_only(name, "interfaces[%d].bridge" % i) and not host.is_bridge(nic["bridge"]):
+            elif nic["bridge"] and self.local_only(name, "interfaces[%d].bridge" % i) and \
+                    not host.is_bridge(nic["bridge"]) and not self._ovs_bridge(nic["bridge"]):
                 raise SpecError("%r is not a bridge on this host" % nic["bridge"], name,
                                 "interfaces[%d].bridge" % i)
+            self._resolve_nic_extra(name, "interfaces[%d]" % i, nic)
+        self._resolve_extra(guest)
         return guest
+
+    # -- the keys of issue 16: host checks ------------------------------------------
+    def _resolve_path_disk(self, name, field, disk):
+        """A ``path`` disk: an existing file or device, or (with ``size``) one to create;
+        an existing file smaller than ``size`` is grown, never shrunk."""
+        path = disk["path"]
+        disk["create"] = disk["grow"] = False
+        if not os.path.exists(path):
+            if disk.get("size") is None:
+                raise SpecError("file %r does not exist (give size to have it created)" % path, name, field + ".path")
+            if not os.path.isdir(os.path.dirname(path)):
+                raise SpecError("directory %r does not exist" % os.path.dirname(path), name, field + ".path")
+            disk["create"], disk["is_block"] = True, False
+            disk["format"] = disk.get("format") or "qcow2"
+            return
+        disk["is_block"] = not os.path.isfile(path)
+        disk["format"] = host.sniff_format(path)
+        if disk.get("size") is not None and not disk["is_block"]:
+            disk["grow"] = disk["size"] > self._virtual_size(name, field, path)
+
+    def _virtual_size(self, name, field, path):
+        qemu_img = host.find_program("qemu-img")
+        if not qemu_img:
+            raise SpecError("qemu-img is needed to read the size of %r (Debian package qemu-utils)" % path,
+                            name, field + ".size")
+        out = self.runner([qemu_img, "info", "-U", "--output=json", path], "qemu-img info %s" % path,
+                          name, field + ".size")[1]
+        return int(json.loads(out)["virtual-size"])
+
+    def _ovs_bridge(self, bridge):
+        ovs = host.find_program("ovs-vsctl")
+        return bool(ovs) and self.runner([ovs, "br-exists", bridge], check=False)[0] == 0
+
+    def _resolve_nic_extra(self, name, field, nic):
+        if nic.get("direct"):
+            dev = nic["direct"]
+            if self.local_only(name, field + ".direct") and not os.path.exists("/sys/class/net/%s" % dev):
+                raise SpecError("host interface %r does not exist" % dev, name, field + ".direct")
+            if host.is_bridge(dev):
+                raise SpecError("%r is a bridge: use bridge: %s instead of direct" % (dev, dev), name, field + ".direct")
+        if nic.get("vlan") is None:
+            return
+        if nic.get("bridge"):
+            if not self._ovs_bridge(nic["bridge"]):
+                raise SpecError("a VLAN tag needs an Open vSwitch bridge; %r is a Linux bridge (put the guest on "
+                                "a bridge over a VLAN sub-interface instead)" % nic["bridge"], name, field + ".vlan")
+        elif nic.get("network"):
+            net = self.call("look up network", self.conn.networkLookupByName, nic["network"])
+            vport = ET.fromstring(self.call("read network", net.XMLDesc, 0)).find("virtualport")
+            if vport is None or vport.get("type") != "openvswitch":
+                raise SpecError("a VLAN tag needs network %r to be an Open vSwitch network (virtualport "
+                                "openvswitch); it is not" % nic["network"], name, field + ".vlan")
+        elif nic.get("mode") != "passthrough":
+            raise SpecError("a VLAN tag on a direct interface needs mode passthrough (an SR-IOV VF)",
+                            name, field + ".vlan")
+
+    def _host_info(self):
+        if getattr(self, "_hostinfo", None) is None:
+            caps = ET.fromstring(self.call("read capabilities", self.conn.getCapabilities))
+            cpus = int(self.call("read host info", self.conn.getInfo)[2])
+            cells = [int(c.get("id")) for c in caps.findall("host/topology/cells/cell")] or [0]
+            pages = {int(p.get("size")) for p in caps.findall("host/cpu/pages")
+                     if (p.get("unit") or "KiB") == "KiB"}
+            self._hostinfo = {"cpus": cpus, "cells": cells, "pages": pages}
+        return self._hostinfo
+
+    def _domcaps(self, guest):
+        key = (guest.get("machine"), guest["virt_type"])
+        cache = self.__dict__.setdefault("_domcaps_cache", {})
+        if key not in cache:
+            cache[key] = ET.fromstring(self.call("read domain capabilities", self.conn.getDomainCapabilities,
+                                                 None, "x86_64", guest.get("machine"), guest["virt_type"], 0))
+        return cache[key]
+
+    def _resolve_extra(self, guest):
+        name = guest["name"]
+        info = self._host_info()
+        for field, sets in (("vcpu_pins", list((guest.get("vcpu_pins") or {}).items())),
+                            ("emulator_pin", [(None, guest["emulator_pin"])] if guest.get("emulator_pin") else [])):
+            for vcpu, cpus in sets:
+                missing = sorted(c for c in mdev.parse_cpuset(cpus) if c >= info["cpus"])
+                if missing:
+                    raise SpecError("host CPU %d does not exist (this host has CPUs 0-%d)" % (missing[0], info["cpus"] - 1),
+                                    name, field if vcpu is None else "%s.%s" % (field, vcpu))
+        if guest.get("numatune"):
+            missing = sorted(mdev.parse_cpuset(guest["numatune"]["nodeset"]) - set(info["cells"]))
+            if missing:
+                raise SpecError("host NUMA node %d does not exist (this host has %s)"
+                                % (missing[0], mdev.format_cpuset(info["cells"])), name, "numatune.nodeset")
+        if guest.get("hugepage_size") and guest["hugepage_size"] not in info["pages"]:
+            raise SpecError("this host offers no %d KiB pages (it has %s KiB)" % (
+                guest["hugepage_size"], ", ".join(map(str, sorted(info["pages"])))), name, "hugepage_size")
+        if guest.get("firmware") == "uefi":
+            fw = [v.text for v in self._domcaps(guest).findall("os/enum[@name='firmware']/value")]
+            if "efi" not in fw:
+                raise SpecError("this host has no UEFI firmware for %s guests (install OVMF: Debian package ovmf)"
+                                % guest["virt_type"], name, "firmware")
+        if guest.get("secure_boot") and "q35" not in (guest.get("machine") or ""):
+            raise SpecError("Secure Boot needs SMM, which needs machine q35", name, "secure_boot")
+        if guest.get("tpm"):
+            models = [v.text for v in self._domcaps(guest).findall("devices/tpm/enum[@name='backendModel']/value")]
+            if "emulator" not in models:
+                raise SpecError("this host cannot emulate a TPM (install swtpm: Debian packages swtpm, swtpm-tools)",
+                                name, "tpm")
+        for i, addr in enumerate(guest.get("hostdevs") or []):
+            field = "hostdevs[%d]" % i
+            if self.local_only(name, field) and not os.path.isdir("/sys/bus/pci/devices/%s" % addr):
+                raise SpecError("no PCI device %s on this host" % addr, name, field)
 
     # -- child objects ---------------------------------------------------------
     SEED_KEYS = ("user_data", "meta_data", "network_config", "pool")
@@ -404,13 +521,41 @@ class LibvirtBackend(GuestBackend):
     def _lookup(self, name):
         return self.call("look up", self.conn.lookupByName, name)
 
+    def _disk_files(self, plan, dom=None):
+        for i in plan.get("disk_files") or []:
+            disk = plan["desired"]["disks"][i]
+            field = "disks[%d].size" % i
+            qemu_img = host.find_program("qemu-img")
+            if disk.get("create"):
+                self.runner([qemu_img, "create", "-q", "-f", disk["format"], disk["path"], str(disk["size"])],
+                            "create %s" % disk["path"], plan["name"], field)
+            elif dom is not None and self.call("read state", dom.isActive):
+                target = self._live_target(dom, disk)
+                self.call("grow %s" % disk["path"], dom.blockResize, target, disk["size"],
+                          libvirt.VIR_DOMAIN_BLOCK_RESIZE_BYTES)
+            elif dom is not None:
+                self.runner([qemu_img, "resize", "-q", "-f", disk["format"], disk["path"], str(disk["size"])],
+                            "grow %s" % disk["path"], plan["name"], field)
+
+    def _live_target(self, dom, disk):
+        live = ET.fromstring(self.call("read live definition", dom.XMLDesc, 0))
+        for elem in live.findall("devices/disk"):
+            if render.parse_disk(elem).get("path") == disk["path"]:
+                return elem.find("target").get("dev")
+        raise BackendError("disk %s is not in the running guest" % disk["path"], None, "disks")
+
     def _converge(self, plan, current):
         desired = plan["desired"]
+        if any(desired["disks"][i].get("create") for i in plan.get("disk_files") or []):
+            self._disk_files(dict(plan, disk_files=[i for i in plan["disk_files"] if desired["disks"][i].get("create")]))
         if plan["define"]:
             xml = render.render_domain(desired, current["config_xml"] if current else None)
             dom = self.call("define", self.conn.defineXML, xml)
         else:
             dom = self._lookup(desired["name"])
+        grow = [i for i in plan.get("disk_files") or [] if desired["disks"][i].get("grow")]
+        if grow:
+            self._disk_files(dict(plan, disk_files=grow), dom)
         live_xml = None
         for op, arg in plan["live_ops"]:
             if op == "set_memory":
@@ -420,6 +565,15 @@ class LibvirtBackend(GuestBackend):
             elif op == "set_cpu_shares":
                 self.call("set cpu_shares", dom.setSchedulerParametersFlags, {"cpu_shares": arg},
                           libvirt.VIR_DOMAIN_AFFECT_LIVE)
+            elif op == "set_iotune":
+                self.call("set iotune of %s" % arg["target"], dom.setBlockIoTune, arg["target"],
+                          rdev.iotune_params(arg["iotune"]), libvirt.VIR_DOMAIN_AFFECT_LIVE)
+            elif op == "set_bandwidth":
+                self.call("set bandwidth of %s" % arg["mac"], dom.setInterfaceParameters, arg["mac"],
+                          rdev.bandwidth_params(arg["bandwidth"]), libvirt.VIR_DOMAIN_AFFECT_LIVE)
+            elif op in ("change_media", "set_link"):
+                live_xml = ET.fromstring(self.call("read live definition", dom.XMLDesc, 0))
+                self._update_device(dom, op, arg, live_xml)
             else:
                 live_xml = live_xml or ET.fromstring(self.call("read live definition", dom.XMLDesc, 0))
                 self._hotplug(dom, op, arg, live_xml)
@@ -430,6 +584,32 @@ class LibvirtBackend(GuestBackend):
         if plan["state_to"]:
             host.to_state(_LibvirtPower(self, dom, desired["name"]), desired, plan["state_to"])
 
+    def _update_device(self, dom, op, arg, live_xml):
+        """A cdrom's medium (inserted, swapped, ejected) or a NIC's link state, live."""
+        flags = libvirt.VIR_DOMAIN_AFFECT_LIVE
+        if op == "change_media":
+            for elem in live_xml.findall("devices/disk"):
+                target = elem.find("target")
+                if elem.get("device") == "cdrom" and target is not None and target.get("dev") == arg["target"]:
+                    new = render.disk_element(dict(arg, format=arg.get("format") or "raw"), arg["target"])
+                    addr = elem.find("address")
+                    if addr is not None:
+                        new.append(addr)
+                    self.call("change the medium of %s" % arg["target"], dom.updateDeviceFlags,
+                              ET.tostring(new, encoding="unicode"), flags)
+                    return
+            raise BackendError("no cdrom %s in the running guest" % arg["target"], None, "disks")
+        for elem in live_xml.findall("devices/interface"):
+            mac = elem.find("mac")
+            if mac is not None and mac.get("address").lower() == arg["mac"]:
+                for link in elem.findall("link"):
+                    elem.remove(link)
+                ET.SubElement(elem, "link", {"state": arg.get("link") or "up"})
+                self.call("set the link of %s %s" % (arg["mac"], arg.get("link") or "up"), dom.updateDeviceFlags,
+                          ET.tostring(elem, encoding="unicode"), flags)
+                return
+        raise BackendError("no interface %s in the running guest" % arg["mac"], None, "interfaces")
+
     def _hotplug(self, dom, op, arg, live_xml):
         devices = live_xml.find("devices")
         flags = libvirt.VIR_DOMAIN_AFFECT_LIVE
@@ -439,7 +619,7 @@ class LibvirtBackend(GuestBackend):
             n = 0
             while prefix + disk_letters(n) in used:
                 n += 1
-            dev = prefix + disk_letters(n)
+            dev = arg.get("target") or prefix + disk_letters(n)
             xml = ET.tostring(render.disk_element(arg, dev), encoding="unicode")
             self.call("attach disk", dom.attachDeviceFlags, xml, flags)
         elif op == "attach_interface":

@@ -35,7 +35,7 @@ def test_typed_shapes_follow_the_tables():
 
 def test_secrets_come_from_the_tables():
     assert set(_model.SECRETS) == {"cloud_init.user_data", "cloud_init.network_config",
-                                   "user_data", "network_config"}
+                                   "user_data", "network_config", "graphics.password"}
 
 
 def test_argspec_is_derived():

@@ -42,3 +42,21 @@ def test_volume_backing_file_on_remote_uri_is_refused(monkeypatch):
     with pytest.raises(SpecError) as e:
         handler.resolve(spec)
     assert e.value.field == "backing"
+
+
+@pytest.mark.parametrize("spec, field", [
+    ({"hostdevs": ["0000:03:00.0"]}, "hostdevs[0]"),
+    ({"interfaces": [{"direct": "eth0"}]}, "interfaces[0].direct"),
+    ({"disks": [{"path": "/srv/vm1.qcow2", "size": "1G"}]}, "disks[0].path"),
+])
+def test_issue16_host_checks_on_remote_uri_are_refused(monkeypatch, spec, field):
+    """PCI devices, macvtap parents and disk files are looked up on this machine: refused for a
+    uri naming another host, before any lookup."""
+    from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import guest_from_params
+    be = LibvirtBackend({"uri": "qemu+ssh://hv2/system"})
+    monkeypatch.setattr(be, "_canonical_machines", lambda virt_type: {"pc": "pc-i440fx-7.2"})
+    monkeypatch.setattr(be, "_host_info", lambda: {"cpus": 4, "cells": [0], "pages": {4}})
+    g = guest_from_params(dict(spec, name="g1"), "libvirt")
+    with pytest.raises(SpecError) as e:
+        be.resolve(g)
+    assert e.value.field == field and "hv2" in str(e.value), str(e.value)

@@ -38,10 +38,13 @@ def test_defaults_and_normalisation():
                            "disks": [{"path": "/x.iso", "device": "cdrom"}, {"volume": "v"}]})
     assert g["memory"] == 1024 and g["state"] == "running" and g["vcpus"] == 1
     assert g["interfaces"][0] == {"network": None, "bridge": "br0", "model": "virtio",
-                                  "mac": "52:54:00:ab:cd:ef"}
+                                  "mac": "52:54:00:ab:cd:ef", "direct": None, "mode": None, "vlan": None,
+                                  "mtu": None, "link": None, "bandwidth": None}
     assert g["disks"][0]["bus"] == "sata" and g["disks"][0]["readonly"] is True
     assert g["disks"][1] == {"volume": "v", "pool": "default", "path": None, "device": "disk",
-                             "readonly": False, "bus": "virtio", "size": None, "backing": None}
+                             "readonly": False, "bus": "virtio", "size": None, "backing": None,
+                             "format": None, "target": None, "cache": None, "io": None, "discard": None,
+                             "serial": None, "iotune": None, "shareable": None}
 
 
 @pytest.mark.parametrize("raw, field", [
@@ -53,7 +56,7 @@ def test_defaults_and_normalisation():
     ({"name": "ok", "cpu_shares": 1}, "cpu_shares"),
     ({"name": "ok", "disks": {"path": "/x"}}, "disks"),
     ({"name": "ok", "disks": [{"path": "/x", "volume": "v"}]}, "disks[0]"),
-    ({"name": "ok", "disks": [{"path": "/x", "size": 1}]}, "disks[0].size"),
+    ({"name": "ok", "disks": [{"path": "/x", "readonly": True, "size": 1}]}, "disks[0].size"),
     ({"name": "ok", "disks": [{"path": "/x", "colour": 1}]}, "disks[0]"),
     ({"name": "ok", "disks": [{"volume": "v", "size": "1 parsec"}]}, "disks[0].size"),
     ({"name": "ok", "kernel": "vmlinuz"}, "kernel"),
