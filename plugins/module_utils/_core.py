@@ -27,6 +27,8 @@ from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _plan
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import BACKENDS, get_backend
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import libvirt as lv
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import libvirt_objects as lvo
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import libvirt_backup as lvb
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import libvirt_migrate as lvm
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _seed as seed
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _snapshot as snapshot
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _deps
@@ -138,6 +140,11 @@ def _object_kind(handler_cls):
     return type(handler_cls.__name__ + "Kind", (_ObjectKind, handler_cls), {})
 
 
+def _operation_kind(handler_cls):
+    """A kind whose handler shows its own diff and final state (a backup, a migration)."""
+    return type(handler_cls.__name__ + "Kind", (handler_cls, _ObjectKind), {})
+
+
 KINDS = {
     "network": _object_kind(lvo.NetworkHandler),
     "pool": _object_kind(lvo.PoolHandler),
@@ -145,6 +152,8 @@ KINDS = {
     "cloud_init": _object_kind(lvo.SeedHandler),
     # over a guest backend (``backend``), like guests
     "snapshot": snapshot.SnapshotKind,
+    "guest_backup": _operation_kind(lvb.BackupHandler),
+    "migrate": _operation_kind(lvm.MigrateHandler),
 }
 #: kinds whose objects belong to a guest backend chosen with ``backend``
 GUEST_BACKED = ("guest", "snapshot")
@@ -454,6 +463,8 @@ def run(module, kind, raws, single=False, prune=False, prune_storage=False):
     except SpecError as e:
         _fail(module, e, [])
     finally:
+        if hasattr(handler, "close"):
+            handler.close()
         backend.close()
     errors = pipeline.errors
     for e in errors:

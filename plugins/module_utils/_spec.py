@@ -122,3 +122,31 @@ _OBJECT_KINDS = {
     "cloud_init": (CONNECTION_LIBVIRT, CLOUD_INIT),
 }
 _KINDS.update(_OBJECT_KINDS)
+
+
+# documented in plugins/modules/guest_backup.py
+GUEST_BACKUP = {
+    "name": {"type": "str", "required": True},
+    "state": {"type": "str", "choices": ["present", "restored", "absent"], "default": "present"},
+    "dest": {"type": "path", "required": True},
+    "label": {"type": "str", "default": "default"},
+    "disks": {"type": "bool", "default": True},
+    "refresh": {"type": "bool", "default": False},
+    "backend": {"type": "str", "choices": ["libvirt", "xl", "lxc"], "default": "libvirt"},
+}
+
+# documented in plugins/modules/migrate.py
+MIGRATE = {
+    "name": {"type": "str", "required": True},
+    "dest_uri": {"type": "str", "required": True},
+    "live": {"type": "bool", "default": True},
+    "offline": {"type": "bool", "default": False},
+    "copy_storage": {"type": "bool", "default": False},
+    "bandwidth": {"type": "int"},
+    "timeout": {"type": "int"},
+    "postcopy": {"type": "bool", "default": False},
+    "p2p": {"type": "bool", "default": True},
+    "tunnelled": {"type": "bool", "default": False},
+    "reserve_memory": {"type": "int", "default": 256},
+}
+_KINDS.update({"guest_backup": (CONNECTION_LIBVIRT, GUEST_BACKUP), "migrate": (CONNECTION_LIBVIRT, MIGRATE)})
