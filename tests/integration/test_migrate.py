@@ -1,0 +1,209 @@
+"""virtfleet.hypervisor.migrate between libvirt hosts made on this machine (tests/nshosts.py:
+each a libvirtd in its own namespaces, reached by its unix socket; peer-to-peer tunnelled
+migration, as /work/shared/LAB.md measured): a running TCG guest moves live and keeps
+running on the destination, the source is left clean, a second run changes nothing; a
+destination that lacks room or a network is refused before anything moves; a stopped
+guest's definition moves with offline: true; a timeout aborts and leaves the guest running
+on the source; the way back works too."""
+
+import os
+import shutil
+import signal
+import threading
+import time
+
+import libvirt
+import pytest
+
+import nshosts
+from vfhelpers import PREFIX, run_module
+
+HOSTS = "vfmig"
+IMAGE = os.path.expanduser("~/.cache/virtfleet/images/bookworm")
+KERNEL_DIR = "/var/lib/virtfleet-test/mig"
+
+
+def domain_xml(name, mib=64, nic_network=None, kernel=False):
+    """An OS-less TCG guest (its memory is almost all zero pages: it migrates in about a
+    second) or, with ``kernel``, one booting the lab kernel and initrd, whose ~45 MiB of
+    memory at 1 MiB/s keep a migration busy long enough to abort it or kill a host."""
+    nic = ("<interface type='network'><source network='%s'/><model type='virtio'/></interface>" % nic_network
+           if nic_network else "")
+    boot = ("<kernel>%s/vmlinuz</kernel><initrd>%s/initrd.img</initrd><cmdline>console=ttyS0</cmdline>"
+            % (KERNEL_DIR, KERNEL_DIR) if kernel else "")
+    return ("<domain type='qemu'><name>%s</name><memory unit='MiB'>%d</memory><vcpu>1</vcpu>"
+            "<os><type arch='x86_64'>hvm</type>%s</os><devices><serial type='pty'/>%s</devices></domain>"
+            % (name, mib, boot, nic))
+
+
+@pytest.fixture(scope="module")
+def kernel():
+    """The lab image's kernel and initrd where QEMU (not root) can read them."""
+    os.makedirs(KERNEL_DIR, exist_ok=True)
+    for d in ("/var/lib/virtfleet-test", KERNEL_DIR):
+        os.chmod(d, 0o755)
+    for f in ("vmlinuz", "initrd.img"):
+        shutil.copy(os.path.join(IMAGE, f), KERNEL_DIR)
+        os.chmod(os.path.join(KERNEL_DIR, f), 0o644)
+    yield
+    shutil.rmtree(KERNEL_DIR, ignore_errors=True)
+
+
+def start_slow(conn, name):
+    dom = conn.defineXML(domain_xml(name, mib=128, kernel=True))
+    dom.create()
+    time.sleep(1)  # the initrd is in guest memory once the firmware has loaded it
+    return dom
+
+
+@pytest.fixture(scope="module")
+def hosts():
+    with nshosts.hosts(2, prefix=HOSTS) as fleet:
+        conns = [libvirt.open(h.uri) for h in fleet]
+        yield [(h, c) for h, c in zip(fleet, conns)]
+        for c in conns:
+            c.close()
+
+
+@pytest.fixture(autouse=True)
+def _clean(hosts):
+    yield
+    for _h, c in hosts:
+        for dom in c.listAllDomains(0):
+            if dom.name().startswith(PREFIX):
+                if dom.isActive():
+                    dom.destroy()
+                if dom.isPersistent():
+                    dom.undefine()
+
+
+def names(conn):
+    return sorted((d.name(), "running" if d.isActive() else "stopped", bool(d.isPersistent()))
+                  for d in conn.listAllDomains(0))
+
+
+def args(name, src, dst, **kw):
+    return dict({"name": name, "uri": src.uri, "dest_uri": dst.uri, "tunnelled": True}, **kw)
+
+
+def test_live_migration_check_apply_and_second_run(hosts):
+    (a, ca), (b, cb) = hosts
+    name = PREFIX + "mig-live"
+    dom = ca.defineXML(domain_xml(name))
+    dom.setAutostart(1)
+    dom.create()
+    uuid = dom.UUIDString()
+    before = (names(ca), names(cb))
+
+    r = run_module("migrate", args(name, a, b), check=True)
+    assert r["rc"] == 0 and r["changed"] and r["mode"] == "live", r
+    assert r["actions"][0].startswith("migrate to " + b.uri + " (live, peer-to-peer, tunnelled)")
+    assert r["diff"] == {"before": {"host": a.uri, "state": "running"}, "after": {"host": b.uri, "state": "running"}}
+    assert (names(ca), names(cb)) == before, "check mode moved something"
+
+    r = run_module("migrate", args(name, a, b))
+    assert r["rc"] == 0 and r["changed"] and r["state"] == "running" and r["location"] == b.uri, r
+    assert r["duration"] > 0
+    assert names(ca) == [], "the source still has the guest"
+    moved = cb.lookupByName(name)
+    assert (moved.isActive(), moved.isPersistent(), moved.autostart(), moved.UUIDString()) == (1, 1, 1, uuid)
+
+    r = run_module("migrate", args(name, a, b))
+    assert r["rc"] == 0 and not r["changed"] and r["mode"] == "none" and r["state"] == "running", r
+
+    # the way back: the second host's libvirtd reaches the first by its socket
+    r = run_module("migrate", args(name, b, a))
+    assert r["rc"] == 0 and r["changed"], r
+    assert names(cb) == [] and names(ca) == [(name, "running", True)]
+
+
+def test_refused_before_anything_moves(hosts):
+    (a, ca), (b, cb) = hosts
+    run = PREFIX + "mig-big"
+    ca.defineXML(domain_xml(run)).create()
+    off = PREFIX + "mig-net"
+    ca.defineXML(domain_xml(off, nic_network=PREFIX + "only-on-source"))
+    before = (names(ca), names(cb))
+
+    r = run_module("migrate", args(run, a, b, reserve_memory=10 ** 8))
+    assert r["rc"] != 0 and not r["changed"], r
+    assert "migrate '%s': memory: the destination has" % run in r["msg"]
+
+    r = run_module("migrate", args(off, a, b))
+    assert r["rc"] != 0 and "migrate '%s': offline: is stopped" % off in r["msg"], r
+
+    r = run_module("migrate", args(off, a, b, offline=True), check=True)
+    assert r["rc"] != 0 and "interfaces[0].network: network 'vftest-only-on-source' does not exist on the " \
+        "destination" in r["msg"], r
+
+    r = run_module("migrate", args(PREFIX + "nowhere", a, b))
+    assert r["rc"] != 0 and "name: no guest of this name on the source" in r["msg"], r
+    r = run_module("migrate", args(run, a, a))
+    assert r["rc"] != 0 and "dest_uri: is the source uri itself" in r["msg"], r
+    assert (names(ca), names(cb)) == before, "a refused move changed something"
+
+
+def test_offline_move_of_a_stopped_guest(hosts):
+    (a, ca), (b, cb) = hosts
+    name = PREFIX + "mig-off"
+    dom = ca.defineXML(domain_xml(name))
+    dom.setAutostart(1)
+    r = run_module("migrate", args(name, a, b, offline=True), check=True)
+    assert r["changed"] and r["mode"] == "offline" and names(cb) == [], r
+    r = run_module("migrate", args(name, a, b, offline=True))
+    assert r["rc"] == 0 and r["changed"] and r["state"] == "stopped", r
+    assert names(ca) == [] and names(cb) == [(name, "stopped", True)]
+    assert cb.lookupByName(name).autostart() == 1
+    r = run_module("migrate", args(name, a, b, offline=True))
+    assert r["rc"] == 0 and not r["changed"], r
+
+
+def test_timeout_aborts_and_the_guest_stays_on_the_source(hosts, kernel):
+    (a, ca), (b, cb) = hosts
+    name = PREFIX + "mig-slow"
+    start_slow(ca, name)
+    r = run_module("migrate", args(name, a, b, bandwidth=1, timeout=2))
+    assert r["rc"] != 0 and r["failed"], r
+    assert "timeout: did not complete within timeout=2s; the migration was aborted" in r["msg"], r
+    assert "running on the source" in r["msg"]
+    assert names(ca) == [(name, "running", True)] and names(cb) == []
+
+
+def test_destination_killed_during_migration_leaves_the_guest_on_the_source(kernel):
+    """The destination's libvirtd dies (SIGKILL) mid-migration: the run fails with the reason
+    and the guest still runs on the source."""
+    with nshosts.hosts(2, prefix=HOSTS + "f") as (a, b):
+        ca = libvirt.open(a.uri)
+        name = PREFIX + "mig-fault"
+        try:
+            start_slow(ca, name)
+            out = {}
+            worker = threading.Thread(target=lambda: out.update(r=run_module("migrate", args(name, a, b, bandwidth=1))))
+            worker.start()
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not os.path.exists(os.path.join(b.root, "run", "qemu", name + ".pid")):
+                time.sleep(0.2)  # the incoming QEMU has started on the destination
+            time.sleep(1)
+            os.kill(nshosts._pid(b, "libvirtd"), signal.SIGKILL)
+            worker.join(120)
+            r = out["r"]
+            assert r["rc"] != 0 and r["failed"], r
+            assert "migration to %s failed" % b.uri in r["msg"] and "running on the source" in r["msg"], r["msg"]
+            dom = ca.lookupByName(name)
+            assert dom.isActive() and dom.isPersistent()
+        finally:
+            _kill_incoming_qemu(b, name)
+            ca.close()
+
+
+def _kill_incoming_qemu(host, name):
+    """The destination's QEMU outlives its killed libvirtd: end it by its pid file."""
+    try:
+        with open(os.path.join(host.root, "run", "qemu", name + ".pid")) as f:
+            pid = int(f.read().strip())
+        with open("/proc/%d/comm" % pid) as f:
+            if not f.read().startswith("qemu"):
+                return
+        os.kill(pid, signal.SIGKILL)
+    except (OSError, ValueError):
+        pass
