@@ -64,7 +64,7 @@ options:
 requirements:
   - qemu-img on the managed host
 notes:
-  - Each result item has also C(path) (the backup directory), C(files) (its files, the manifest aside), C(uuid) (the
+  - Each result item has also C(backup_dir) (the backup directory), C(files) (its files, the manifest aside), C(uuid) (the
     guest's) and C(restored_disks) (targets copied back). C(state) is V(present), V(restored) or V(absent).
   - The copy is consistent at the block level (the guest is paused, QEMU has flushed its caches); an application
     inside the guest that needs quiescing should be quiesced by the play first.

@@ -96,7 +96,7 @@ def _differs(a, b):
 class BackupHandler(object):
     kind = KIND
     validate = staticmethod(validate)
-    result_extra = ("path", "files", "uuid", "restored_disks")
+    result_extra = ("backup_dir", "files", "uuid", "restored_disks")
 
     def __init__(self, backend):
         self.lv = backend
@@ -175,7 +175,7 @@ class BackupHandler(object):
         name = p["name"]
         with self.boundary(p["action"] if p["desired"]["state"] != "restored" else "restore", name):
             if p["desired"]["state"] == "absent":
-                shutil.rmtree(p["path"])
+                shutil.rmtree(p["desired"]["path"])
             elif p["desired"]["state"] == "present":
                 self._backup(p, current)
             else:
@@ -293,7 +293,7 @@ class BackupHandler(object):
         out = _view(current)
         if spec["state"] == "present":
             out["backup"] = {"path": spec["path"], "uuid": current["guest"]["uuid"] if current["guest"] else None,
-                             "files": sorted(p["files"])}
+                             "files": {f: "(new copy)" for f in p["files"]}}
         else:
             out["guest"] = {"uuid": current["backup"]["uuid"], "defined": True}
         return out
@@ -323,7 +323,7 @@ def plan_backup(spec, current):
     name, state = spec["name"], spec["state"]
     backup, guest = current["backup"], current["guest"]
     p = new_plan(KIND, name, spec)
-    p.update(path=spec["path"], uuid=(guest or backup or {}).get("uuid"), restored_disks=[],
+    p.update(backup_dir=spec["path"], uuid=(guest or backup or {}).get("uuid"), restored_disks=[],
              files=sorted((backup or {}).get("files", {})))
     if state == "absent":
         if backup is not None or _any_dir(current):
