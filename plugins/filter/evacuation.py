@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: evacuation_plan
 short_description: Place the guests of a host being drained on the hosts with room
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Running guests first, the largest (maximum memory) first, each on the target with the most memory left
     that can take it (memory, vCPUs, running vCPUs within O(cpu_ratio) x CPUs); stopped guests on the target

@@ -148,5 +148,6 @@ MIGRATE = {
     "p2p": {"type": "bool", "default": True},
     "tunnelled": {"type": "bool", "default": False},
     "reserve_memory": {"type": "int", "default": 256},
+    "migration_host": {"type": "str"},
 }
 _KINDS.update({"guest_backup": (CONNECTION_LIBVIRT, GUEST_BACKUP), "migrate": (CONNECTION_LIBVIRT, MIGRATE)})

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: guest_backup
 short_description: Back up a libvirt guest (definition and disks) and restore it
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - 'O(state=present): a backup of the guest O(name) in C(O(dest)/<name>/O(label)/): C(domain.xml) (the persistent
     definition, secrets included, so the file is 0600), with O(disks=true) C(disks/<target>.qcow2), a consistent

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: migrate
 short_description: Move a libvirt guest to another host, live when it runs
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Moves the guest O(name) from the libvirt host O(uri) to the libvirt host O(dest_uri). A running (or
     paused) guest is migrated live with libvirt (C(LIVE), C(PERSIST_DEST), C(UNDEFINE_SOURCE)): it keeps
@@ -62,7 +62,9 @@ options:
       - Copy the guest's writable disks to the destination during a live migration (libvirt
         C(VIR_MIGRATE_NON_SHARED_DISK)), for hosts without shared storage. libvirt creates each volume in
         the pool of the same name on the destination, which must exist and be active.
-      - Not with an offline move, and not with O(tunnelled) on libvirt 9.0 (libvirt refuses it).
+      - Not with an offline move, and not with O(tunnelled) (libvirt cannot tunnel the disk copy, and fails only
+        after creating the destination volumes; the module refuses it first). A failed copy can leave the volumes
+        libvirt created on the destination.
     type: bool
     default: false
   bandwidth:
@@ -96,6 +98,12 @@ options:
         direct QEMU-to-QEMU TCP stream; use it when the hosts cannot open migration ports to each other.
     type: bool
     default: false
+  migration_host:
+    description:
+      - The address the source QEMU connects to for the memory (and, with O(copy_storage), the disk) streams of a
+        non-tunnelled migration (libvirt's C(migrate_uri) and C(disks_uri), C(tcp://<migration_host>)). By default
+        libvirt uses the destination's hostname, which must then resolve on the source.
+    type: str
   reserve_memory:
     description: MiB the destination must keep available beyond the guest's maximum memory.
     type: int

@@ -207,3 +207,46 @@ def _kill_incoming_qemu(host, name):
         os.kill(pid, signal.SIGKILL)
     except (OSError, ValueError):
         pass
+
+
+def test_copy_storage_moves_the_disk_between_hosts_without_shared_storage(hosts, tmp_path):
+    """Each simulated host has its own /var/lib/libvirt: a pool there is not shared. The disk
+    (random data) is copied during the live migration (NBD, non-tunnelled, over 127.0.0.1)."""
+    import subprocess
+    (a, ca), (b, cb) = hosts
+    pool_xml = ("<pool type='dir'><name>%spool</name><target><path>/var/lib/libvirt/images</path></target></pool>"
+                % PREFIX)
+    for c in (ca, cb):
+        p = c.storagePoolDefineXML(pool_xml)
+        p.build(0)
+        p.create(0)
+    name = PREFIX + "mig-disk"
+    raw = tmp_path / "seed.raw"
+    raw.write_bytes(os.urandom(8 << 20))
+    src_file = os.path.join(a.root, "lib", "images", name + ".qcow2")
+    subprocess.run(["qemu-img", "convert", "-O", "qcow2", str(raw), src_file], check=True)
+    ca.storagePoolLookupByName(PREFIX + "pool").refresh(0)
+    xml = domain_xml(name).replace("<serial type='pty'/>", (
+        "<disk type='volume' device='disk'><driver name='qemu' type='qcow2'/><source pool='%spool' volume='%s.qcow2'/>"
+        "<target dev='vda' bus='virtio'/></disk><serial type='pty'/>") % (PREFIX, name))
+    ca.defineXML(xml).create()
+    try:
+        r = run_module("migrate", args(name, a, b))
+        assert r["rc"] != 0 and "disks[0]: %spool/%s.qcow2 is not on the destination's storage" % (PREFIX, name) \
+            in r["msg"], r
+        r = run_module("migrate", args(name, a, b, tunnelled=False, copy_storage=True, migration_host="127.0.0.1"))
+        assert r["rc"] == 0 and r["changed"] and r["state"] == "running", r
+        assert names(ca) == [] and names(cb) == [(name, "running", True)]
+        dst_file = os.path.join(b.root, "lib", "images", name + ".qcow2")
+        cmp = subprocess.run(["qemu-img", "compare", "-U", src_file, dst_file], capture_output=True, text=True)
+        assert cmp.returncode == 0, cmp.stdout + cmp.stderr
+    finally:
+        for c in (ca, cb):
+            for d in c.listAllDomains(0):
+                if d.isActive():
+                    d.destroy()
+            p = c.storagePoolLookupByName(PREFIX + "pool")
+            for v in p.listAllVolumes(0):
+                v.delete(0)
+            p.destroy()
+            p.undefine()

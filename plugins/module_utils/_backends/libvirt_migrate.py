@@ -33,7 +33,8 @@ def validate(raw):
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise SpecError("invalid guest name %r" % (name,), name if isinstance(name, str) else None, "name", kind=KIND)
     spec = {k: raw.get(k) for k in ("name", "uri", "dest_uri", "live", "offline", "copy_storage", "bandwidth",
-                                    "timeout", "postcopy", "p2p", "tunnelled", "reserve_memory")}
+                                    "timeout", "postcopy", "p2p", "tunnelled", "reserve_memory",
+                                    "migration_host")}
     if not spec["dest_uri"] or not isinstance(spec["dest_uri"], str):
         raise SpecError("required: the libvirt URI of the destination host", name, "dest_uri", kind=KIND)
     if spec["dest_uri"] == spec["uri"]:
@@ -46,6 +47,14 @@ def validate(raw):
     if spec["postcopy"] and not spec["timeout"]:
         raise SpecError("postcopy switches to post-copy when the timeout expires: set timeout too", name,
                         "postcopy", kind=KIND)
+    if spec["copy_storage"] and spec["tunnelled"]:
+        raise SpecError("libvirt cannot tunnel the disk copy (it fails after creating the destination volumes): "
+                        "use tunnelled: false, with migration_host when the destination's hostname does not "
+                        "resolve", name, "copy_storage", kind=KIND)
+    if spec["tunnelled"] and not spec["p2p"]:
+        raise SpecError("a tunnelled migration is peer-to-peer: it needs p2p: true", name, "tunnelled", kind=KIND)
+    if spec["migration_host"] and spec["tunnelled"]:
+        raise SpecError("a tunnelled migration has no data connection of its own", name, "migration_host", kind=KIND)
     if spec["postcopy"] and not spec["live"]:
         raise SpecError("post-copy is a live migration: it needs live: true", name, "postcopy", kind=KIND)
     return spec
@@ -244,6 +253,10 @@ class MigrateHandler(object):
         params = {}
         if spec["bandwidth"]:
             params[libvirt.VIR_MIGRATE_PARAM_BANDWIDTH] = int(spec["bandwidth"])
+        if spec["migration_host"]:
+            params[libvirt.VIR_MIGRATE_PARAM_URI] = "tcp://%s" % spec["migration_host"]
+            if spec["copy_storage"]:
+                params[libvirt.VIR_MIGRATE_PARAM_DISKS_URI] = "tcp://%s" % spec["migration_host"]
         flags = self._flags(spec)
         outcome = {}
 
