@@ -11,7 +11,7 @@ short_description: Move a libvirt guest to another host, live when it runs
 version_added: 0.1.0
 description:
   - Moves the guest O(name) from the libvirt host O(uri) to the libvirt host O(dest_uri). A running (or
-    paused) guest is migrated live with libvirt (C(LIVE), C(PERSIST_DEST), C(UNDEFINE_SOURCE)): it keeps
+    paused) guest is migrated live with libvirt (C(LIVE), C(PERSIST_DEST), C(UNDEFINE_SOURCE)) - it keeps
     running on the destination, its definition is persistent there and gone from the source; autostart
     is carried over.
   - A stopped guest moves only with O(offline=true) - its definition is defined on the destination and

@@ -142,7 +142,7 @@ def test_interrupted_backup_leaves_no_manifest(conn, pool, tmp_path):
     deadline = time.monotonic() + 30
     partial = None
     while time.monotonic() < deadline and proc.poll() is None:
-        found = [d for d in os.listdir(parent)] if os.path.isdir(parent) else []
+        found = os.listdir(parent) if os.path.isdir(parent) else []
         found = [d for d in found if d.startswith(".x.partial-")]
         if found and os.path.exists(os.path.join(parent, found[0], "disks", "vda.qcow2")):
             partial = found[0]

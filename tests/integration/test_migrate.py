@@ -60,7 +60,7 @@ def start_slow(conn, name):
 def hosts():
     with nshosts.hosts(2, prefix=HOSTS) as fleet:
         conns = [libvirt.open(h.uri) for h in fleet]
-        yield [(h, c) for h, c in zip(fleet, conns)]
+        yield list(zip(fleet, conns))
         for c in conns:
             c.close()
 
