@@ -100,6 +100,7 @@ class BackupHandler(object):
 
     def __init__(self, backend):
         self.lv = backend
+        self._name = None
 
     def boundary(self, what, obj, field=None):
         return self.lv.boundary(what, obj, KIND, field)
@@ -130,7 +131,7 @@ class BackupHandler(object):
                 xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE)
                 guest = {"uuid": dom.UUIDString(), "xml": xml, "model": _model(xml),
                          "state": lv._state_name(dom.state()[0]), "autostart": bool(dom.autostart()),
-                         "disks": self._disks(xml)}
+                         "disks": self._disks(xml, strict=spec["disks"] and spec["state"] == "present")}
         restore_disks = []
         if backup is not None and spec["state"] == "restored":
             for d in backup.get("disks", []):
@@ -139,8 +140,11 @@ class BackupHandler(object):
         return {"backup": backup, "guest": guest, "missing_disks": restore_disks,
                 "dir_exists": os.path.isdir(spec["path"])}
 
-    def _disks(self, xml):
-        """The guest's writable disks: target, source path, format (volumes resolved to paths)."""
+    def _disks(self, xml, strict=True):
+        """The guest's writable disks: target, source path, format (volumes resolved to paths).
+        A disk with no local source (network) fails when its copy is asked for (``strict``), else
+        it is left out."""
+        self._name = ET.fromstring(xml).findtext("name")
         out = []
         for elem in ET.fromstring(xml).findall("devices/disk"):
             if elem.get("device", "disk") != "disk" or elem.find("readonly") is not None:
@@ -156,6 +160,12 @@ class BackupHandler(object):
                 path = pool.storageVolLookupByName(src.get("volume")).path()
             else:
                 path = src.get("file") or src.get("dev")
+            if not path and not strict:
+                continue
+            if not path:
+                raise SpecError("disk %s is a %r disk; only file, block and volume disks can be copied (disks: false "
+                                "backs up the definition alone)" % (target, elem.get("type")), self._name, "disks",
+                                kind=KIND)
             out.append({"target": target, "source": path, "format": fmt,
                         "pool": src.get("pool"), "volume": src.get("volume")})
         return out
