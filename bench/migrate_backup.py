@@ -43,7 +43,7 @@ def bench_backup(rows, tmp):
     disk = os.path.join(KDIR, NAME + ".qcow2")
     raw = os.path.join(tmp, "seed.raw")
     with open(raw, "wb") as f:
-        for _ in range(1024):
+        for _mib in range(1024):
             f.write(os.urandom(1 << 20))
     subprocess.run(["qemu-img", "convert", "-O", "qcow2", raw, disk], check=True)
     os.unlink(raw)
