@@ -26,6 +26,7 @@ import xml.etree.ElementTree as ET
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _render_libvirt as render
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import libvirt as lv
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import _host as host
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends.operation import OperationHandler
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import SpecError
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import NAME_RE
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._plan import new_plan
@@ -93,17 +94,14 @@ def _differs(a, b):
     return [k for k in COMPARED if a.get(k) != b.get(k)]
 
 
-class BackupHandler(object):
+class BackupHandler(OperationHandler):
     kind = KIND
     validate = staticmethod(validate)
     result_extra = ("backup_dir", "files", "uuid", "restored_disks")
 
     def __init__(self, backend):
-        self.lv = backend
+        super().__init__(backend)
         self._name = None
-
-    def boundary(self, what, obj, field=None):
-        return self.lv.boundary(what, obj, KIND, field)
 
     def resolve(self, spec):
         self.lv.local_only(spec["name"], "dest", KIND)
@@ -171,16 +169,11 @@ class BackupHandler(object):
         return out
 
     # -- planning (pure) -------------------------------------------------------
-    def plan(self, spec, current):
-        return _reported(plan_backup(spec, current), self.result_extra)
+    @staticmethod
+    def planner(spec, current):
+        return plan_backup(spec, current)
 
     # -- applying --------------------------------------------------------------
-    def apply(self, p, current):
-        try:
-            self._apply(p, current)
-        finally:
-            _reported(p, self.result_extra)
-
     def _apply(self, p, current):
         name = p["name"]
         with self.boundary(p["action"] if p["desired"]["state"] != "restored" else "restore", name):
@@ -285,10 +278,6 @@ class BackupHandler(object):
                 self.lv.call("set autostart", dom.setAutostart, 1)
 
     # -- the pipeline's view ---------------------------------------------------
-    @staticmethod
-    def view(obj):
-        return obj or {}
-
     @staticmethod
     def before(current):
         return _view(current)
@@ -414,9 +403,3 @@ def plan_backup(spec, current):
 def _any_dir(current):
     return bool(current.get("dir_exists"))
 
-
-def _reported(p, keys):
-    """The kind's own result keys (``result_extra``, documented in its module) as the plan's
-    ``report``, which the pipeline adds to the result item."""
-    p["report"] = {k: p.get(k) for k in keys}
-    return p

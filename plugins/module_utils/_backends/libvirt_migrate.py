@@ -19,6 +19,7 @@ import xml.etree.ElementTree as ET
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _render_libvirt as render
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import libvirt as lv
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import _host as host
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends.operation import OperationHandler
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import BackendError, SpecError
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import NAME_RE
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._plan import new_plan
@@ -104,13 +105,13 @@ def _bridge_on(conn, name, local, libvirt):
         return host.is_bridge(name) if local else None
 
 
-class MigrateHandler(object):
+class MigrateHandler(OperationHandler):
     kind = KIND
     validate = staticmethod(validate)
     result_extra = ("source_uri", "dest_uri", "mode", "location", "duration")
 
     def __init__(self, backend):
-        self.lv = backend
+        super().__init__(backend)
         self._dest = None
 
     # -- connections -----------------------------------------------------------
@@ -129,9 +130,6 @@ class MigrateHandler(object):
             except lv.libvirt.libvirtError:
                 pass
             self._dest = None
-
-    def boundary(self, what, obj, field=None):
-        return self.lv.boundary(what, obj, KIND, field)
 
     def resolve(self, spec):
         self.dest_uri = spec["dest_uri"]
@@ -207,16 +205,11 @@ class MigrateHandler(object):
         return pool
 
     # -- planning (pure) -------------------------------------------------------
-    def plan(self, spec, current):
-        return _reported(plan_migration(spec, current), self.result_extra)
+    @staticmethod
+    def planner(spec, current):
+        return plan_migration(spec, current)
 
     # -- applying --------------------------------------------------------------
-    def apply(self, p, current):
-        try:
-            self._apply(p, current)
-        finally:
-            _reported(p, self.result_extra)
-
     def _apply(self, p, current):
         name = p["name"]
         with self.boundary("migrate", name):
@@ -326,10 +319,6 @@ class MigrateHandler(object):
         self.lv.call("undefine on the source", dom.undefineFlags, _undefine_flags())
 
     # -- the pipeline's view ---------------------------------------------------
-    @staticmethod
-    def view(obj):
-        return obj or {}
-
     @staticmethod
     def before(current):
         return _where_view(current, "before")
@@ -478,9 +467,3 @@ def _check_destination(spec, cfg, facts, offline):
             raise SpecError("%s is not on the destination's storage (shared storage with the volume in a pool there, "
                             "or copy_storage: true)" % key, name, field, kind=KIND)
 
-
-def _reported(p, keys):
-    """The kind's own result keys (``result_extra``, documented in its module) as the plan's
-    ``report``, which the pipeline adds to the result item."""
-    p["report"] = {k: p.get(k) for k in keys}
-    return p
