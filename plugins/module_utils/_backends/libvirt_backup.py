@@ -402,4 +402,3 @@ def plan_backup(spec, current):
 
 def _any_dir(current):
     return bool(current.get("dir_exists"))
-

@@ -466,4 +466,3 @@ def _check_destination(spec, cfg, facts, offline):
         if not exists:
             raise SpecError("%s is not on the destination's storage (shared storage with the volume in a pool there, "
                             "or copy_storage: true)" % key, name, field, kind=KIND)
-
