@@ -21,6 +21,9 @@ Needs the hv and xen lab images (make setup builds them); never builds them and 
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -168,6 +171,24 @@ def list_inventory(fleet, cfg_name: str, text: str, *sources: str, what: str) ->
     return plain(json.loads(proc.stdout)), " ".join(proc.stderr.split())
 
 
+def forget_host_key(name: str, path: Path = Path.home() / ".ssh" / "known_hosts") -> None:
+    """Drop the known_hosts lines of ``name`` (plain or hashed): libvirt's qemu+ssh with
+    no_verify=1 adds the lab VM's key there (its ssh has no UserKnownHostsFile option)."""
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text().splitlines(keepends=True):
+        hosts = line.split()[0] if line.split() else ""
+        if hosts.startswith("|1|"):
+            salt, digest = (base64.b64decode(x) for x in hosts.split("|")[2:4])
+            if hmac.new(salt, name.encode(), hashlib.sha1).digest() == digest:
+                continue
+        elif name in hosts.split(","):
+            continue
+        kept.append(line)
+    path.write_text("".join(kept))
+
+
 def members(doc: dict, group: str) -> list[str]:
     return sorted(doc.get(group, {}).get("hosts", []))
 
@@ -247,6 +268,7 @@ def test_inventory_plugin_lists_the_fleet_over_ssh(fleet):
         assert (vm2["virtfleet_state"], vm2["virtfleet_memory"]) == ("stopped", 32), vm2
     finally:
         ssh(xen, "rm -f /etc/xen/vftest-fleet-xhand.cfg")
+        forget_host_key(f"[{vms['kvm']['ssh_host']}]:{vms['kvm']['ssh_port']}")
 
 
 def test_site_converges_then_check_reports_drift(fleet):
