@@ -70,6 +70,11 @@ options:
         C(virtfleet_inventory_uri), else C(virtfleet_uri) when the host is reached with
         C(ansible_connection=local) or that URI names a remote host, else
         C(qemu+ssh://[ansible_user@]ansible_host[:ansible_port]/system).
+      - "Host keys as Ansible's ssh connection checks them: a host whose ssh args say
+        C(StrictHostKeyChecking=no), or with C(ansible_host_key_checking=false), or any host when
+        C(host_key_checking) is off, is reached with C(no_verify=1) in its qemu+ssh URI (libvirt
+        runs its own ssh, which never sees the host's ssh args) or with C(-o StrictHostKeyChecking=no)
+        for its probe."
     type: str
   use_vars_plugins:
     description: With O(hypervisor_group), also read the hypervisors' C(group_vars)/C(host_vars) files.
@@ -158,9 +163,11 @@ strict: true   # an unreachable host fails the inventory
 import re
 import shlex
 
+from ansible import constants as C
 from ansible.errors import AnsibleError, AnsibleParserError
 from ansible.inventory.helpers import get_group_vars
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.utils.unsafe_proxy import wrap_var
 from ansible.utils.vars import combine_vars
 from ansible.vars.plugins import get_vars_from_inventory_sources
@@ -188,6 +195,35 @@ def _unsafe(value):
     ansible-core 2.19+ (wrap_var there would show them as {"__ansible_unsafe": ...} in
     ansible-inventory --list, which AWX imports), wrapped unsafe on older cores."""
     return value if _UNTRUSTED_BY_DEFAULT else wrap_var(value)
+
+
+def _ssh_option(args, name):
+    """The value of ssh option ``name`` (lower case) in an ssh argument list (``-o Name=value``,
+    ``-oName=value`` or ``-o "Name value"``), or None."""
+    for i, arg in enumerate(args):
+        if arg == "-o" and i + 1 < len(args):
+            opt = args[i + 1]
+        elif arg.startswith("-o") and len(arg) > 2:
+            opt = arg[2:]
+        else:
+            continue
+        key, _sep, value = opt.replace("=", " ", 1).partition(" ")
+        if key.strip().lower() == name:
+            return value.strip().lower()
+    return None
+
+
+def _host_key_checking(hostvars, ssh_args):
+    """Whether Ansible's ssh connection would check this host's key: its ssh args'
+    StrictHostKeyChecking, else ansible_host_key_checking / ansible_ssh_host_key_checking, else
+    the host_key_checking setting (ANSIBLE_HOST_KEY_CHECKING)."""
+    strict = _ssh_option(ssh_args, "stricthostkeychecking")
+    if strict is not None:
+        return strict not in ("no", "off")
+    for var in ("ansible_ssh_host_key_checking", "ansible_host_key_checking"):
+        if hostvars.get(var) is not None:
+            return boolean(hostvars[var], strict=False)
+    return bool(C.HOST_KEY_CHECKING)
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
@@ -262,13 +298,17 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 "lxc" if "lxc_hosts" in groups else "xl" if "xen_hosts" in groups else "libvirt")
             address = hv.get("ansible_host") or host.name
             local = hv.get("ansible_connection") == "local"
+            ssh_args = shlex.split(" ".join(str(hv.get(k) or "") for k in (
+                "ansible_ssh_common_args", "ansible_ssh_extra_args")))
+            no_host_key_check = not _host_key_checking(hv, ssh_args)
+            if no_host_key_check and _ssh_option(ssh_args, "stricthostkeychecking") is None:
+                ssh_args = ["-o", "StrictHostKeyChecking=no"] + ssh_args
             if backend in ("lxc", "xl"):
                 settings = {"host": address, "backend": backend, "user": hv.get("ansible_user"),
                             "port": hv.get("ansible_port"), "local": local,
                             "private_key_file": hv.get("ansible_ssh_private_key_file") or hv.get("ansible_private_key_file"),
                             "lxc_path": hv.get("virtfleet_lxc_path"), "xl_config_dir": hv.get("virtfleet_xl_config_dir"),
-                            "ssh_args": shlex.split(" ".join(str(hv.get(k) or "") for k in (
-                                "ansible_ssh_common_args", "ansible_ssh_extra_args")))}
+                            "ssh_args": ssh_args}
                 out.append((host.name, host.name, backend, settings))
                 continue
             if backend != "libvirt":
@@ -284,6 +324,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                     uri = "qemu+ssh://%s%s%s/system" % (login, address, ":%s" % port if port else "")
                     key = hv.get("ansible_ssh_private_key_file") or hv.get("ansible_private_key_file")
                     uri += "?no_tty=1" + ("&keyfile=%s" % key if key else "")
+                    # libvirt runs its own ssh: the host's ssh args do not reach it, so a
+                    # host reached without host key checking is reached so here too
+                    uri += "&no_verify=1" if no_host_key_check else ""
             why = inv.check_uri(uri)
             if why:
                 raise AnsibleParserError("host %s: %s" % (host.name, why))

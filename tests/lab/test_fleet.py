@@ -21,6 +21,10 @@ Needs the hv and xen lab images (make setup builds them); never builds them and 
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import os
 import re
 import shutil
@@ -138,6 +142,133 @@ def test_site_second_run_with_host_roles_changes_nothing(fleet):
     proc, recap = fleet.play(str(REPO / "playbooks" / "site.yml"), what="site 2nd run, roles")
     assert_ok(proc, recap, hosts, "site.yml, 2nd run")
     assert all(r["changed"] == 0 for r in recap.values()), f"not idempotent: {recap}\n{proc.stdout[-8000:]}"
+
+
+def plain(value):
+    """What ansible-inventory --list printed, with untrusted strings ({"__ansible_unsafe": ...}
+    on ansible-core 2.19) as plain strings, at any depth."""
+    if isinstance(value, dict):
+        if set(value) == {"__ansible_unsafe"}:
+            return value["__ansible_unsafe"]
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+def list_inventory(fleet, cfg_name: str, text: str, *sources: str, what: str) -> tuple[dict, str]:
+    cfg = fleet.inv_dir / cfg_name
+    cfg.write_text(text)
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_INVENTORY_UNPARSED_FAILED="1")  # a source that fails fails the command
+    env.pop("ANSIBLE_CONFIG", None)
+    env.pop("ANSIBLE_HOST_KEY_CHECKING", None)  # host keys: as the inventory's own ssh args say
+    t0 = time.monotonic()
+    proc = subprocess.run([str(PLAYBOOK.parent / "ansible-inventory"), *sources, "-i", str(cfg), "--list"],
+                          capture_output=True, text=True, env=env, cwd=fleet.inv_dir, timeout=300, check=False)
+    TIMINGS[what] = round(time.monotonic() - t0, 1)
+    assert proc.returncode == 0, f"{what}: rc {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return plain(json.loads(proc.stdout)), " ".join(proc.stderr.split())
+
+
+def forget_host_key(name: str, path: Path = Path.home() / ".ssh" / "known_hosts") -> None:
+    """Drop the known_hosts lines of ``name`` (plain or hashed): libvirt's qemu+ssh with
+    no_verify=1 adds the lab VM's key there (its ssh has no UserKnownHostsFile option)."""
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text().splitlines(keepends=True):
+        hosts = line.split()[0] if line.split() else ""
+        if hosts.startswith("|1|"):
+            salt, digest = (base64.b64decode(x) for x in hosts.split("|")[2:4])
+            if hmac.new(salt, name.encode(), hashlib.sha1).digest() == digest:
+                continue
+        elif name in hosts.split(","):
+            continue
+        kept.append(line)
+    path.write_text("".join(kept))
+
+
+def members(doc: dict, group: str) -> list[str]:
+    return sorted(doc.get(group, {}).get("hosts", []))
+
+
+def test_inventory_plugin_lists_the_fleet_over_ssh(fleet):
+    """virtfleet.hypervisor.guests reads the converged fleet over real ssh: the Xen dom0 with
+    the xl probe (`ssh ... python3 -`, `xl list` and /etc/xen/*.cfg), the LXC host with the LXC
+    probe (`lxc-ls`, configs, markers), the KVM host through libvirt's qemu+ssh; first as a
+    `hosts` source naming the dom0 and the LXC host, then as the hypervisors of the fleet's own
+    inventory (hypervisor_group), as a user lists the guests of an inventory. A stopped xl guest
+    written by hand (no virtfleet marker) is listed too, unmanaged and in no fleet group."""
+    vms = fleet.vms
+    lxc, xen = vms["lxc"], vms["xen"]
+    kernel = ssh(xen, "ls /boot/vmlinuz-* | sort -V | tail -n 1").strip()
+    ssh(xen, "printf 'name = \"vftest-fleet-xhand\"\\ntype = \"pvh\"\\nmemory = 64\\n' "
+             "> /etc/xen/vftest-fleet-xhand.cfg")
+    try:
+        ssh_opts = "ssh_args: [-o, StrictHostKeyChecking=no, -o, UserKnownHostsFile=/dev/null]"
+        hosts = "".join(
+            f"  - {{host: {vm['ssh_host']}, name: {name}, backend: {backend}, user: root, "
+            f"port: {vm['ssh_port']}, private_key_file: {vm['key']}, python: /usr/bin/python3, {ssh_opts}}}\n"
+            for vm, name, backend in ((xen, "lab-dom0", "xl"), (lxc, "lab-lxc", "lxc")))
+        doc, err = list_inventory(fleet, "ssh.virtfleet_guests.yml",
+                                  "plugin: virtfleet.hypervisor.guests\ntimeout: 60\nhosts:\n" + hosts,
+                                  what="inventory: dom0 + LXC host (hosts)")
+        assert "WARNING" not in err, err
+        xl_guests = ["vftest-fleet-xg1", "vftest-fleet-xhand"]
+        lxc_guests = ["vftest-fleet-ct1", "vftest-fleet-ct2"]
+        assert sorted(doc["_meta"]["hostvars"]) == sorted(xl_guests + lxc_guests), doc
+        assert members(doc, "virtfleet_hypervisor_lab_dom0") == members(doc, "virtfleet_backend_xl") == xl_guests
+        assert members(doc, "virtfleet_hypervisor_lab_lxc") == members(doc, "virtfleet_backend_lxc") == lxc_guests
+        assert members(doc, "virtfleet_state_running") == ["vftest-fleet-ct1", "vftest-fleet-xg1"]
+        assert members(doc, "virtfleet_state_stopped") == ["vftest-fleet-ct2", "vftest-fleet-xhand"]
+        assert members(doc, "virtfleet_fleet_vftest_fleet") == ["vftest-fleet-ct1", "vftest-fleet-ct2", "vftest-fleet-xg1"]
+        hv = doc["_meta"]["hostvars"]
+        xg1 = hv["vftest-fleet-xg1"]
+        assert {k: xg1["virtfleet_" + k] for k in ("name", "hypervisor", "uri", "backend", "state", "managed",
+                                                   "fleet", "autostart", "persistent", "xen_type", "memory",
+                                                   "vcpus", "kernel", "ramdisk", "extra")} == {
+            "name": "vftest-fleet-xg1", "hypervisor": "lab-dom0", "uri": f"ssh://{xen['ssh_host']}", "backend": "xl",
+            "state": "running", "managed": True, "fleet": "vftest-fleet", "autostart": False, "persistent": True,
+            "xen_type": "pv", "memory": 96, "vcpus": 1, "kernel": kernel,
+            "ramdisk": "/var/lib/virtfleet-lab/guest-initrd.img",
+            "extra": "console=hvc0 sysctl.kernel.poweroff_cmd=/bin/poweroff"}, xg1
+        assert [(n["bridge"], n["mac"]) for n in xg1["virtfleet_interfaces"]] == [("vftestbr2", "00:16:3e:f1:00:11")]
+        assert "ansible_host" not in xg1 and xg1["virtfleet_addresses"] == []  # xl knows no guest addresses
+        hand = hv["vftest-fleet-xhand"]
+        assert (hand["virtfleet_state"], hand["virtfleet_managed"], hand["virtfleet_fleet"], hand["virtfleet_xen_type"],
+                hand["virtfleet_memory"]) == ("stopped", False, None, "pvh", 64), hand
+        ct1, ct2 = hv["vftest-fleet-ct1"], hv["vftest-fleet-ct2"]
+        assert {k: ct1["virtfleet_" + k] for k in ("hypervisor", "uri", "backend", "state", "managed", "fleet",
+                                                   "memory")} == {
+            "hypervisor": "lab-lxc", "uri": f"ssh://{lxc['ssh_host']}", "backend": "lxc", "state": "running",
+            "managed": True, "fleet": "vftest-fleet", "memory": 64}, ct1
+        assert [(n["bridge"], n["mac"]) for n in ct1["virtfleet_interfaces"]] == [("vftestbr1", "00:16:3e:f1:00:01")]
+        assert (ct2["virtfleet_state"], ct2["virtfleet_memory"], ct2["virtfleet_fleet"]) == ("stopped", 32, "vftest-fleet")
+
+        # the hypervisors of the fleet's inventory, with its group_vars (ssh args, user) and
+        # host vars (ports, keys): LXC and xl hosts by their group, the KVM host over qemu+ssh
+        doc, err = list_inventory(fleet, "fleet.virtfleet_guests.yml",
+                                  "plugin: virtfleet.hypervisor.guests\ntimeout: 60\nhypervisor_group: hypervisors\n",
+                                  "-i", str(fleet.inv_dir / "hosts.yml"), what="inventory: fleet (hypervisor_group)")
+        assert "WARNING" not in err, err
+        assert members(doc, "virtfleet_hypervisor_vftest_xen") == xl_guests
+        assert members(doc, "virtfleet_hypervisor_vftest_lxc") == lxc_guests
+        assert members(doc, "virtfleet_hypervisor_vftest_kvm") == members(doc, "virtfleet_backend_libvirt") == \
+            ["vftest-fleet-vm1", "vftest-fleet-vm2"]
+        assert members(doc, "virtfleet_fleet_vftest_fleet") == sorted(
+            lxc_guests + ["vftest-fleet-vm1", "vftest-fleet-vm2", "vftest-fleet-xg1"])
+        hv = doc["_meta"]["hostvars"]
+        assert (hv["vftest-fleet-xg1"]["virtfleet_uri"], hv["vftest-fleet-ct1"]["virtfleet_uri"]) == \
+            (f"ssh://{xen['ssh_host']}", f"ssh://{lxc['ssh_host']}")
+        vm1, vm2 = hv["vftest-fleet-vm1"], hv["vftest-fleet-vm2"]
+        assert vm1["virtfleet_uri"].startswith("qemu+ssh://root@127.0.0.1:%d/system?" % vms["kvm"]["ssh_port"]), vm1
+        assert (vm1["virtfleet_state"], vm1["virtfleet_memory"], vm1["virtfleet_max_memory"], vm1["virtfleet_fleet"]) \
+            == ("running", 32, 64, "vftest-fleet"), vm1
+        assert (vm2["virtfleet_state"], vm2["virtfleet_memory"]) == ("stopped", 32), vm2
+    finally:
+        ssh(xen, "rm -f /etc/xen/vftest-fleet-xhand.cfg")
+        forget_host_key(f"[{vms['kvm']['ssh_host']}]:{vms['kvm']['ssh_port']}")
 
 
 def test_site_converges_then_check_reports_drift(fleet):

@@ -2,7 +2,11 @@
 no LXC or Xen installed) is read over ssh with the probe (`ssh -o BatchMode=yes ... python3 -`).
 Its LXC path is empty, so it lists no guest and warns nothing; as an xl host it has no `xl`,
 which is a warning naming it; a closed port is a warning naming that host; `strict: true`
-turns them into an error. lab_full: one more TCG boot (~50 s)."""
+turns them into an error. lab_full: one more TCG boot (~50 s).
+
+Real guests over ssh are listed where make test already boots the hosts:
+tests/lab/test_fleet.py (a Xen dom0, an LXC host and a KVM host, `hosts` and
+`hypervisor_group` sources) and tests/lab/test_xen.py (paused and stopped xl guests)."""
 
 from __future__ import annotations
 

@@ -236,6 +236,50 @@ def test_pv_guest_create_noop_absent(dom0):
     assert not r["changed"]
 
 
+def test_inventory_plugin_reads_the_dom0_over_ssh(dom0, tmp_path):
+    """The guests inventory plugin with a `hosts` source naming this dom0 over ssh (the xl
+    probe: `xl list` and /etc/xen/*.cfg): a paused guest that starts at boot (auto/ link) and a
+    stopped one, their groups and virtfleet_ variables. (tests/lab/test_fleet.py lists the
+    fleet's running xl guest and an unmanaged one.)"""
+    paused, off = PREFIX + "inv-paused", PREFIX + "inv-off"
+    ok(dom0.guests([guest_spec(dom0, paused, state="paused", autostart=True),
+                    guest_spec(dom0, off, "pvh", state="stopped", memory=64, vcpus=2)], fleet="vftest-inv"))
+    vm = dom0.vm
+    cfg = tmp_path / "dom0.virtfleet_guests.yml"
+    cfg.write_text(
+        "plugin: virtfleet.hypervisor.guests\ntimeout: 60\nhosts:\n"
+        f"  - {{host: {vm['ssh_host']}, name: lab-dom0, backend: xl, user: {vm['user']}, port: {vm['ssh_port']}, "
+        f"private_key_file: {vm['key']}, ssh_args: [-o, StrictHostKeyChecking=no, -o, UserKnownHostsFile=/dev/null]}}\n")
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_INVENTORY_UNPARSED_FAILED="1")
+    env.pop("ANSIBLE_CONFIG", None)
+    t0 = time.monotonic()
+    proc = subprocess.run([str(ANSIBLE.parent / "ansible-inventory"), "-i", str(cfg), "--list"], capture_output=True,
+                          text=True, env=env, cwd=tmp_path, timeout=300, check=False)
+    TIMINGS["inventory: dom0 over ssh"] = round(time.monotonic() - t0, 1)
+    assert proc.returncode == 0 and "WARNING" not in proc.stderr, proc.stderr
+
+    def plain(v):  # untrusted strings print as {"__ansible_unsafe": ...} on ansible-core 2.19
+        if isinstance(v, dict):
+            return v["__ansible_unsafe"] if set(v) == {"__ansible_unsafe"} else {k: plain(x) for k, x in v.items()}
+        return [plain(x) for x in v] if isinstance(v, list) else v
+
+    doc = plain(json.loads(proc.stdout))
+    assert sorted(doc["_meta"]["hostvars"]) == [off, paused], doc  # Domain-0 is no guest
+    for group in ("virtfleet_hypervisor_lab_dom0", "virtfleet_backend_xl", "virtfleet_fleet_vftest_inv"):
+        assert sorted(doc[group]["hosts"]) == [off, paused], (group, doc)
+    assert doc["virtfleet_state_paused"]["hosts"] == [paused] and doc["virtfleet_state_stopped"]["hosts"] == [off]
+    hv = doc["_meta"]["hostvars"]
+    want = {paused: ("paused", True, "pv", 96, 1), off: ("stopped", False, "pvh", 64, 2)}
+    for name, (state, auto, xen_type, memory, vcpus) in want.items():
+        h = hv[name]
+        assert (h["virtfleet_state"], h["virtfleet_autostart"], h["virtfleet_xen_type"], h["virtfleet_memory"],
+                h["virtfleet_vcpus"], h["virtfleet_managed"], h["virtfleet_fleet"], h["virtfleet_backend"],
+                h["virtfleet_uri"], h["virtfleet_kernel"]) == \
+            (state, auto, xen_type, memory, vcpus, True, "vftest-inv", "xl", f"ssh://{vm['ssh_host']}", dom0.kernel), h
+    assert "p" in dom0.domains()[paused] and off not in dom0.domains()  # as xl itself says
+
+
 # --- the rest (`make test-lab`) ---------------------------------------------------------
 
 @pytest.mark.lab_full

@@ -73,3 +73,45 @@ def test_strings_from_guests_are_never_templated(plugin, tmp_path):
     assert templar.template(trust_as_template("{{ virtfleet_fleet }}")) == evil
     assert not marker.exists()
     assert variables["half"] == 16  # compose still evaluates the config's own expressions
+
+
+def group_sources(plugin, hostvars):
+    """_sources() of hypervisor_group 'hypervisors' over hosts with these variables."""
+    p = plugin(uris=[], hosts=[], hypervisor_group="hypervisors", use_vars_plugins=False)
+    p.inventory.add_group("hypervisors")
+    for group in ("kvm_hosts", "xen_hosts"):
+        p.inventory.add_group(group)
+        p.inventory.add_child("hypervisors", group)
+    for name, (group, hv) in hostvars.items():
+        p.inventory.add_host(name, group=group)
+        for k, v in hv.items():
+            p.inventory.set_variable(name, k, v)
+    return {name: settings for name, _label, _kind, settings in p._sources()}  # pylint: disable=protected-access
+
+
+def test_hypervisor_group_host_key_checking_reaches_libvirt_ssh_and_the_probe(plugin, monkeypatch):
+    """libvirt's qemu+ssh runs its own ssh, which never sees ansible_ssh_common_args: a host that
+    Ansible reaches without checking its key (StrictHostKeyChecking=no in its ssh args,
+    ansible_host_key_checking: false, or host_key_checking = False) gets no_verify=1; the
+    probe's ssh gets StrictHostKeyChecking=no when only the setting says so."""
+    monkeypatch.setattr(guests.C, "HOST_KEY_CHECKING", True)
+    lab = {"ansible_host": "127.0.0.1", "ansible_port": 2222, "ansible_user": "root", "ansible_ssh_private_key_file": "/k"}
+    got = group_sources(plugin, {
+        "kvm-nocheck": ("kvm_hosts", dict(lab, ansible_ssh_common_args="-o StrictHostKeyChecking=no -o LogLevel=ERROR")),
+        "kvm-var": ("kvm_hosts", dict(lab, ansible_host_key_checking=False)),
+        "kvm-checked": ("kvm_hosts", dict(lab, ansible_ssh_extra_args="-oStrictHostKeyChecking=accept-new")),
+        "kvm-default": ("kvm_hosts", lab),
+        "xen-nocheck": ("xen_hosts", dict(lab, ansible_ssh_common_args="-o 'StrictHostKeyChecking no'")),
+        "xen-default": ("xen_hosts", lab),
+    })
+    base = "qemu+ssh://root@127.0.0.1:2222/system?no_tty=1&keyfile=/k"
+    assert got["kvm-nocheck"]["uri"] == got["kvm-var"]["uri"] == base + "&no_verify=1"
+    assert got["kvm-checked"]["uri"] == got["kvm-default"]["uri"] == base
+    assert got["xen-nocheck"]["ssh_args"] == ["-o", "StrictHostKeyChecking no"]
+    assert got["xen-default"]["ssh_args"] == []
+
+    monkeypatch.setattr(guests.C, "HOST_KEY_CHECKING", False)  # ANSIBLE_HOST_KEY_CHECKING=False
+    got = group_sources(plugin, {"kvm-default": ("kvm_hosts", lab), "xen-default": ("xen_hosts", lab),
+                                 "kvm-checked": ("kvm_hosts", dict(lab, ansible_ssh_common_args="-o StrictHostKeyChecking=yes"))})
+    assert got["kvm-default"]["uri"] == base + "&no_verify=1" and got["kvm-checked"]["uri"] == base
+    assert got["xen-default"]["ssh_args"] == ["-o", "StrictHostKeyChecking=no"]
