@@ -11,12 +11,14 @@
 #   python3-pycdlib;
 # * libpam-systemd: debootstrap does not resolve virtual packages (polkitd, pulled in by
 #   libvirt-daemon-system, needs default-logind);
+# * rsync (roles/lxc_host: lxc-snapshot of a directory rootfs needs it) and ovmf, swtpm,
+#   swtpm-tools (roles/kvm_host, kvm_host_firmware);
 # * busybox-static: the LXC test container's rootfs (/var/lib/virtfleet-lab/lxc-rootfs.tar.gz,
 #   made below: busybox and an init that idles until lxc-stop), so no template downloads.
 #
 # One image serves both the KVM host and the LXC host of the fleet test (they boot as two
 # lab VMs). Sourced by scripts/build-lab-image.sh (ROOTFS, in_root, log and die are set there).
-VARIANT_INCLUDE=libpam-systemd,qemu-utils,qemu-system-x86,libvirt-daemon-system,libvirt-daemon-driver-qemu,libvirt-clients,libvirt-daemon-driver-lxc,lxc,uidmap,apparmor,python3-libvirt,python3-lxml,python3-pycdlib,busybox-static
+VARIANT_INCLUDE=libpam-systemd,qemu-utils,qemu-system-x86,libvirt-daemon-system,libvirt-daemon-driver-qemu,libvirt-clients,libvirt-daemon-driver-lxc,lxc,uidmap,apparmor,python3-libvirt,python3-lxml,python3-pycdlib,busybox-static,rsync,ovmf,swtpm,swtpm-tools
 
 variant_customize() {
   # Default network of libvirt: not autostarted in a lab (it would take 192.168.122.0/24).
