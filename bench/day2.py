@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Day-2 operation times (issue 15): one module run each, as Ansible runs a module (a Python
 process reading ANSIBLE_MODULE_ARGS; no ansible-playbook overhead), median of ``--runs``.
 

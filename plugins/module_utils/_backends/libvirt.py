@@ -550,7 +550,18 @@ class LibvirtBackend(GuestBackend):
             self._disk_files(dict(plan, disk_files=[i for i in plan["disk_files"] if desired["disks"][i].get("create")]))
         if plan["define"]:
             xml = render.render_domain(desired, current["config_xml"] if current else None)
-            dom = self.call("define", self.conn.defineXML, xml)
+            try:
+                dom = self.call("define", self.conn.defineXML, xml)
+            except BackendError as e:
+                if current is not None or e.details.get("code") != libvirt.VIR_ERR_OPERATION_FAILED \
+                        or "already exists" not in str(e):
+                    raise
+                # another run defined this guest since it was read (two converges at once): define
+                # the declared guest over that definition, keeping its UUID, as an update would
+                taken = self._lookup(desired["name"])
+                xml = render.render_domain(desired, self.call("read definition", taken.XMLDesc,
+                                                              libvirt.VIR_DOMAIN_XML_INACTIVE))
+                dom = self.call("define", self.conn.defineXML, xml)
         else:
             dom = self._lookup(desired["name"])
         grow = [i for i in plan.get("disk_files") or [] if desired["disks"][i].get("grow")]
