@@ -28,11 +28,21 @@ FORMATS = {"libvirt": "xml", "xl": "xl", "lxc": "lxc"}
 _TEXT = {"libvirt": "config_xml", "xl": "cfg_text", "lxc": "text"}
 
 
+def _set(value):
+    """The keys that are set, at every level: an unset key is left out, as a user writes a spec
+    (Ansible refuses an explicit null for an option with choices)."""
+    if isinstance(value, dict):
+        return {k: _set(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_set(v) for v in value]
+    return value
+
+
 def model_of(backend, current):
     """A guest as the guest model (the keys the guest module takes), with state and autostart."""
     out = _model.view(current["config"], backend.caps.fields)
     out.update(state=current["state"], autostart=current["autostart"])
-    return {k: v for k, v in out.items() if k not in ("uuid", "managed")}
+    return _set({k: v for k, v in out.items() if k not in ("uuid", "managed")})
 
 
 def definition(backend, name, current=None):
