@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.virtfleet.hypervisor.plugins.module_utils._checks import _bool, _choice, _int
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._checks import _bool, _choice, _int, _unknown_keys
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import SpecError
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._units import parse_size, UnitError
 
@@ -65,10 +65,7 @@ def _err(msg, name, field):
 def _mapping(name, field, value, allowed):
     if not isinstance(value, dict):
         raise _err("expected a mapping, got %r" % (value,), name, field)
-    extra = sorted(set(value) - set(allowed))
-    if extra:
-        raise _err("unknown key(s) %s (allowed: %s)" % (", ".join(map(str, extra)), ", ".join(allowed)),
-                   name, field)
+    _unknown_keys(name, field, value, allowed)
     return {k: v for k, v in value.items() if v is not None}
 
 
