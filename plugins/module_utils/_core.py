@@ -190,6 +190,15 @@ def secret_values(raw, paths=_model.SECRETS):
     return out
 
 
+def _add(total, uses):
+    """``total`` plus every {resource: amount} of ``uses``, as a new dict."""
+    out = dict(total)
+    for u in uses:
+        for res, amount in u.items():
+            out[res] = out.get(res, 0) + amount
+    return out
+
+
 def _wrap(e, obj, stage, kind):
     """Any exception raised in one object's path, as a VirtfleetError naming the object."""
     if isinstance(e, VirtfleetError):
@@ -278,17 +287,16 @@ class Run(object):
         use = {}
         for name, (vcpus, memory, hugepages) in running.items():
             use[name] = _placement.guest_use(vcpus, memory, hugepages)
+        total = _add({}, use.values())
         for p, _c in growing:
             d = p["desired"]
             demand = _placement.guest_use(d.get("vcpus"), d.get("memory"), d.get("hugepages"))
-            others = {}
-            for name, u in use.items():
-                if name != p["name"]:
-                    for res, amount in u.items():
-                        others[res] = others.get(res, 0) + amount
+            mine = use.get(p["name"], {})
+            others = {res: amount - mine.get(res, 0) for res, amount in total.items() if amount - mine.get(res, 0)}
             ok, report, refusal = _placement.admit(host_res, others, demand, self.capacity)
             p["capacity"] = dict(report, checked=True)
             if ok:
+                total = _add(others, [demand])
                 use[p["name"]] = demand
                 continue
             err = SpecError("refused, %s (nothing was changed; a larger ratio, a stopped guest or "
