@@ -25,6 +25,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  installed=1
 fi
 
 # Users and groups the Debian packages expect (created by their postinst normally).
@@ -71,7 +72,7 @@ start_daemons() {
 }
 
 restart_libvirtd() {
-  log "restarting libvirtd (hugetlbfs or /dev/kvm changed under it)"
+  log "restarting libvirtd (packages, hugetlbfs, /dev/kvm or swtpm changed under it)"
   if have_systemd; then
     systemctl restart libvirtd
   else
@@ -81,7 +82,20 @@ restart_libvirtd() {
   fi
 }
 
-if running libvirtd && [ $((huge_changed + kvm_changed)) -gt 0 ]; then
+# swtpm's certificate authority belongs to the user libvirtd runs swtpm as (tss). Without
+# systemd, dpkg may start libvirtd before swtpm-tools has created tss; that libvirtd runs
+# swtpm as root, leaves root-owned files here, and every TPM guest fails to start once
+# libvirtd is restarted as tss ("Need read/write rights on .../.lock.swtpm-localca").
+swtpm_changed=0
+if getent passwd tss >/dev/null && [ -d /var/lib/swtpm-localca ] &&
+   [ -n "$(find /var/lib/swtpm-localca -not -user tss -print -quit)" ]; then
+  chown -R tss:root /var/lib/swtpm-localca
+  swtpm_changed=1
+fi
+
+# libvirtd looks up users (tss) and helper binaries (swtpm) when it starts: packages
+# installed under a running libvirtd are not seen until it restarts.
+if running libvirtd && [ $((huge_changed + kvm_changed + swtpm_changed + ${installed:-0})) -gt 0 ]; then
   restart_libvirtd
 fi
 start_daemons

@@ -157,7 +157,7 @@ def test_uefi_tpm_guest_boots_ovmf(conn, files):
     spec = {"name": G + "-uefi", "virt_type": "qemu", "memory": 128, "machine": "q35", "firmware": "uefi",
             "secure_boot": True, "tpm": True, "serial": True, "graphics": {"type": "none"}, "boot": ["hd"]}
     r = run_module("guest", spec)
-    assert r["rc"] == 0 and r["changed"], r
+    assert r["rc"] == 0 and r["changed"], r.get("msg", r)
     dom = conn.lookupByName(spec["name"])
     live = ET.fromstring(dom.XMLDesc(0))
     nvram = live.findtext("os/nvram")
