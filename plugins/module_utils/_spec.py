@@ -108,7 +108,13 @@ def carries_secrets(kind):
     ``AnsibleModule(no_log=True)`` (no syslog line of their arguments: it is written before
     any value could be masked); _core.run masks the secrets in everything they return."""
     spec = argspec(kind)
-    return "guests" in spec or any(path.split(".", maxsplit=1)[0] in spec for path in SECRETS)
+    return (any(path.split(".", maxsplit=1)[0] in spec for path in SECRETS)
+            or any(carries_secrets(ELEMENT_KINDS[o]) for o in spec if o in ELEMENT_KINDS))
+
+
+# Batch options whose elements are specs of another kind (validated per element by the core,
+# so one bad element fails only itself: Ansible sees them as plain dicts).
+ELEMENT_KINDS = {"guests": "guest", "networks": "network", "volumes": "volume"}
 
 
 # networks, pools and volumes are libvirt objects: only the uri of the connection options
