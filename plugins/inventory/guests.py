@@ -54,7 +54,8 @@ options:
       - Each is a dict with C(host) (required), C(backend) (C(lxc) or C(xl), required),
         C(name) (default C(host)), C(user), C(port), C(private_key_file), C(ssh_args) (a list
         of extra C(ssh) arguments, e.g. C([-o, StrictHostKeyChecking=accept-new])), C(python)
-        (default C(python3)), C(lxc_path), C(xl_config_dir) (default C(/etc/xen)), and
+        (default C(python3)), C(lxc_path), C(xl_config_dir) (default C(/etc/xen)),
+        C(xl_save_dir) (default C(/var/lib/xen/save): a guest saved there shows as C(saved)), and
         C(local) (true runs the probe on this machine, without SSH).
     type: list
     elements: dict
@@ -173,6 +174,7 @@ from ansible.utils.vars import combine_vars
 from ansible.vars.plugins import get_vars_from_inventory_sources
 
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _inventory as inv
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends.xl import DEFAULT_SAVE_DIR as XL_SAVE_DIR
 
 try:  # ansible-core 2.19+: what an inventory plugin sets is untrusted (never templated) unless tagged
     from ansible.template import is_trusted_as_template  # noqa: F401 pylint: disable=unused-import
@@ -186,7 +188,7 @@ except ImportError:  # reported when a libvirt source is configured
     libvirt = None
 
 HOST_KEYS = ("host", "backend", "name", "user", "port", "private_key_file", "ssh_args", "python", "lxc_path",
-             "xl_config_dir", "local")
+             "xl_config_dir", "xl_save_dir", "local")
 _GROUP_RE = re.compile(r"[^A-Za-z0-9_]")
 
 
@@ -308,7 +310,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                             "port": hv.get("ansible_port"), "local": local,
                             "private_key_file": hv.get("ansible_ssh_private_key_file") or hv.get("ansible_private_key_file"),
                             "lxc_path": hv.get("virtfleet_lxc_path"), "xl_config_dir": hv.get("virtfleet_xl_config_dir"),
-                            "ssh_args": ssh_args}
+                            "xl_save_dir": hv.get("virtfleet_xl_save_dir"), "ssh_args": ssh_args}
                 out.append((host.name, host.name, backend, settings))
                 continue
             if backend != "libvirt":
@@ -358,7 +360,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                               [str(a) for a in settings.get("ssh_args") or ()], timeout=timeout,
                               local=bool(settings.get("local")))
         where = "local://" if settings.get("local") else "ssh://" + settings["host"]
-        opts = {"lxc_path": settings.get("lxc_path"), "xl_config_dir": settings.get("xl_config_dir")}
+        opts = {"lxc_path": settings.get("lxc_path"), "xl_config_dir": settings.get("xl_config_dir"),
+                "xl_save_dir": settings.get("xl_save_dir") or XL_SAVE_DIR}
 
         def probe():
             return inv.read_probe(inv.run_probe(argv, kind, opts, timeout), label, where)

@@ -169,6 +169,8 @@ def read_libvirt(conn, libvirt, hypervisor, uri, sources=ADDRESS_SOURCES, agent_
         uuid = dom.UUIDString()
         state = states.get(uuid, "unknown")
         try:
+            if state == "stopped" and uuid in persistent and dom.hasManagedSaveImage(0):
+                state = "saved"  # as the guest modules name a managed save (state: saved)
             if uuid in persistent:
                 xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
             else:
@@ -316,6 +318,7 @@ def _xl_records(doc, hypervisor, where):
     running = rxl.parse_xl_list(doc.get("list") or "")
     running.pop("Domain-0", None)
     configs = doc.get("configs") or {}
+    saved = set(doc.get("saved") or ())  # xl save state files (state: saved), by guest name
     out = []
     for name in sorted(set(configs) | set(running)):  # xl names are unique per host
         cfg = configs.get(name)
@@ -326,7 +329,10 @@ def _xl_records(doc, hypervisor, where):
             except rxl.CfgError:
                 spec = {}
         dom = running.get(name)
-        state = "stopped" if dom is None else {"paused": "paused", "crashed": "crashed"}.get(dom["state"], "running")
+        if dom is None:
+            state = "saved" if name in saved else "stopped"
+        else:
+            state = {"paused": "paused", "crashed": "crashed"}.get(dom["state"], "running")
         rec = guest_record(name, hypervisor, where, "xl", state, spec, autostart=bool(cfg and cfg.get("auto")),
                            persistent=cfg is not None, managed=spec.get("managed", False),
                            fleet=spec.get("fleet") if spec.get("managed") else None)

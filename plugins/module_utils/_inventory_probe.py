@@ -8,8 +8,8 @@ the backends' own readers (``_inventory.read_probe``): one round trip per host.
 
 lxc: ``lxc-ls --fancy`` (NAME,STATE,AUTOSTART,PID), each container's ``config`` and
 ``virtfleet.json`` marker, the IPv4 addresses of running ones (``lxc-ls`` IPV4 column) and
-the cgroup version. xl: every ``<dir>/*.cfg`` with whether ``<dir>/auto/`` links it, and
-``xl list``.
+the cgroup version. xl: every ``<dir>/*.cfg`` with whether ``<dir>/auto/`` links it, ``xl list``, and
+the guests saved with ``xl save`` (``<xl_save_dir>/<name>.save``).
 """
 
 import json
@@ -83,7 +83,12 @@ def xl(opts):
         text = _read(path)
         if text is not None:
             configs[entry[:-4]] = {"text": text, "auto": os.path.lexists(os.path.join(cfg_dir, "auto", entry))}
-    return {"configs": configs, "list": _run(["xl", "list"]), "config_dir": cfg_dir}
+    save_dir = opts.get("xl_save_dir")
+    try:
+        saved = sorted(e[:-5] for e in os.listdir(save_dir) if e.endswith(".save")) if save_dir else []
+    except OSError:
+        saved = []
+    return {"configs": configs, "list": _run(["xl", "list"]), "config_dir": cfg_dir, "saved": saved}
 
 
 def main(options):

@@ -11,8 +11,10 @@ import subprocess
 import time
 import xml.etree.ElementTree as ET
 
+import libvirt
 import pytest
 
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _inventory as inv
 from vfhelpers import PREFIX, ROOT, run_module, state_hash, virsh
 
 G = PREFIX + "d2"
@@ -229,6 +231,9 @@ def test_saved_managed_save_restore_discard(conn, guest):
     assert r["state"] == "saved" and not dom.isActive() and dom.hasManagedSaveImage(0) == 1
     assert r["diff"]["before"]["state"] == "running" and r["diff"]["after"]["state"] == "saved"
     assert run_module("guest_info", {"name": G})["guest"]["state"] == "saved"
+    # the inventory plugin's reader names it as the modules do
+    listed = {r["name"]: r for r in inv.read_libvirt(conn, libvirt, "local", "qemu:///system")}
+    assert listed[G]["state"] == "saved"
     # a change while saved is written and waits for a fresh boot; the saved state is kept
     r = run_module("guest", dict(guest, state="saved", vcpus=2))
     assert r["rc"] == 0 and r["restart_required"] and r["fields"] == [{"field": "vcpus", "apply": "restart"}]

@@ -40,6 +40,10 @@ class Dom:
     def UUIDString(self):  # noqa: N802 - libvirt's name
         return self.d["uuid"]
 
+    def hasManagedSaveImage(self, _flags):  # noqa: N802
+        self.calls.append(("hasManagedSaveImage", self.name()))
+        return int(self.d["uuid"] in self.rec.get("saved", ()))
+
     def XMLDesc(self, flags):  # noqa: N802
         self.calls.append(("XMLDesc", self.name(), flags))
         return self.rec["xml"][self.d["uuid"]][str(flags)]
@@ -131,10 +135,10 @@ def test_bulk_calls_once_per_host_and_one_definition_read_per_stopped_guest(rec)
     assert names.count("listAllNetworks") == 1
     per_guest = {}
     for c in conn.calls:
-        if c[0] in ("XMLDesc", "interfaceAddresses"):
+        if c[0] in ("hasManagedSaveImage", "XMLDesc", "interfaceAddresses"):
             per_guest.setdefault(c[1], []).append(c[0])
-    assert per_guest["vftest-invrec-stop"] == ["XMLDesc"]
-    assert per_guest["vftest-invrec-foreign"] == ["XMLDesc"]
+    assert per_guest["vftest-invrec-stop"] == ["hasManagedSaveImage", "XMLDesc"]
+    assert per_guest["vftest-invrec-foreign"] == ["hasManagedSaveImage", "XMLDesc"]
     # running: definition + live XML (MACs, agent channel) + the ARP table (no lease named it)
     assert per_guest["vftest-invrec-run"] == ["XMLDesc", "XMLDesc", "interfaceAddresses"]
 
@@ -226,6 +230,10 @@ def test_xl_probe_document_parsed_with_the_backend_readers():
     assert guests["vftest-rec-pvh"]["state"] == "paused" and guests["vftest-rec-pvh"]["persistent"] is False
     assert guests["vftest-rec-off"]["state"] == "stopped"
     assert guests["vftest-rec-pv"]["spec"]["memory"]
+    # a stopped guest with an xl save state file is saved, as the guest modules name it
+    doc["saved"] = ["vftest-rec-off", "vftest-rec-pv"]
+    guests = by_name(inv.read_probe(doc, "xen01", "ssh://xen01"))
+    assert guests["vftest-rec-off"]["state"] == "saved" and guests["vftest-rec-pv"]["state"] == "running"
 
 
 def test_probe_argv_is_batch_ssh_or_local_python():
