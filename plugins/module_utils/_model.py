@@ -314,6 +314,9 @@ GUEST_FIELDS = (
     Field("title", parse=mdev.parser("title"), optional=True),
     Field("description", parse=mdev.parser("description"), optional=True),
     Field("tags", "list", list, elements="str", parse=mdev.parser("tags"), optional=True),
+    # issue 16, containers: the host CPUs a container may run on (cgroup cpuset), nesting
+    Field("cpuset", parse=mdev.parser("cpuset"), optional=True),
+    Field("nesting", "bool", bool, parse=_bool, optional=True),
 )
 FIELDS = {f.name: f for f in GUEST_FIELDS}
 GUEST_DEFAULTS = {f.name: f.default for f in GUEST_FIELDS if not f.optional}

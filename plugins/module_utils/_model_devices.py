@@ -256,6 +256,7 @@ _PARSERS = {
     "title": lambda n, f, v: _str(n, f, v, 256),
     "description": _str,
     "tags": tags,
+    "cpuset": cpuset,
 }
 
 

@@ -21,13 +21,19 @@ cpu_shares      ``lxc.cgroup.cpu.shares`` (v1) / ``lxc.cgroup2.cpu.weight`` (v2,
 interfaces      ``lxc.net.N.{type,link,flags,hwaddr}``: a veth pair on a host bridge
 disks           ``lxc.mount.entry = /src src none bind,create=dir[,ro] 0 0`` (same path inside)
 config          the user's raw ``lxc.*`` keys (each key's whole list of values)
+cpuset          ``lxc.cgroup.cpuset.cpus`` (v1) / ``lxc.cgroup2.cpuset.cpus`` (v2): the host CPUs
+nesting         ``lxc.include = <lxc config dir>/nesting.conf`` (AppArmor profile with nesting,
+                /proc and /sys mounted again under dev/.lxc for a container inside)
 ==============  ===========================================================================
+
+``cpuset`` and ``nesting`` left out of a spec (None) are not managed: their lines stay as they are.
 """
 
 from __future__ import annotations
 
 import re
 
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _model_devices as mdev
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import SpecError
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._units import (
     bytes_to_mib_ratio, cgroup_bytes, mib_to_bytes)
@@ -40,9 +46,13 @@ CGROUP_PREFIX = {1: "lxc.cgroup.", 2: "lxc.cgroup2."}
 # cgroup files of each limit, per cgroup version
 LIMIT_FILES = {
     1: {"memory": ("memory.limit_in_bytes",), "vcpus": ("cpu.cfs_period_us", "cpu.cfs_quota_us"),
-        "cpu_shares": ("cpu.shares",)},
-    2: {"memory": ("memory.max",), "vcpus": ("cpu.max",), "cpu_shares": ("cpu.weight",)},
+        "cpu_shares": ("cpu.shares",), "cpuset": ("cpuset.cpus",)},
+    2: {"memory": ("memory.max",), "vcpus": ("cpu.max",), "cpu_shares": ("cpu.weight",),
+        "cpuset": ("cpuset.cpus",)},
 }
+CPUSET_KEYS = frozenset(CGROUP_PREFIX[v] + "cpuset.cpus" for v in CGROUP_PREFIX)
+INCLUDE_KEY = "lxc.include"
+NESTING_CONF = "/usr/share/lxc/config/nesting.conf"  # LXC 4.0 - 6.0 on Debian/Ubuntu
 LIMIT_KEYS = frozenset(CGROUP_PREFIX[v] + f for v, fields in LIMIT_FILES.items()
                        for files in fields.values() for f in files)
 NET_RE = re.compile(r"^lxc\.net\.(\d+)\.(.+)$")
@@ -120,13 +130,15 @@ def limit_settings(version, field, value):
         return [("cpu.max", "%d %d" % (quota, CPU_PERIOD))]
     if field == "cpu_shares":
         return [("cpu.shares", str(value))] if version == 1 else [("cpu.weight", str(shares_to_weight(value)))]
+    if field == "cpuset":
+        return [("cpuset.cpus", value)]
     raise ValueError("not a limit field: %s" % field)
 
 
 def limits(version, get):
-    """memory (MiB), vcpus and cpu_shares from cgroup values; ``get(file)`` returns the raw
+    """memory (MiB), vcpus, cpu_shares (and cpuset when it has a value) from cgroup values; ``get(file)`` returns the raw
     value of a cgroup file (from the config or the live cgroup) or None. No limit -> None."""
-    out = {"memory": None, "vcpus": None, "cpu_shares": None}
+    out = {"memory": None, "vcpus": None, "cpu_shares": None}  # and cpuset, when set
     mem = cgroup_bytes(get(LIMIT_FILES[version]["memory"][0]))
     if mem is not None and 0 < mem < _UNLIMITED:
         out["memory"] = bytes_to_mib_ratio(mem)
@@ -144,6 +156,9 @@ def limits(version, get):
     shares = get("cpu.shares" if version == 1 else "cpu.weight")
     if shares and shares.strip().isdigit():
         out["cpu_shares"] = int(shares) if version == 1 else weight_to_shares(int(shares))
+    cpus = (get("cpuset.cpus") or "").strip()
+    if cpus and mdev.CPUSET_RE.match(cpus.replace(" ", "")):
+        out["cpuset"] = mdev.format_cpuset(mdev.parse_cpuset(cpus))
     return out
 
 
@@ -171,7 +186,16 @@ def disk_from_entry(value):
 
 
 # -- model ---------------------------------------------------------------------------------
-def _is_managed(key, value):
+def is_nesting(key, value):
+    return key == INCLUDE_KEY and value.rstrip("/").endswith("/nesting.conf")
+
+
+def _is_managed(key, value, desired=None):
+    desired = desired or {}
+    if key in CPUSET_KEYS:
+        return desired.get("cpuset") is not None
+    if is_nesting(key, value):
+        return desired.get("nesting") is not None
     if key in (AUTOSTART_KEY, "lxc.net") or key in LIMIT_KEYS:
         return True
     m = NET_RE.match(key)
@@ -226,9 +250,10 @@ def to_model(lines, version, raw_keys=(), want_keys=()):
             elif disk_from_entry(v):
                 disks.append(disk_from_entry(v))
     g["disks"] = disks
+    g["nesting"] = any(is_nesting(k, v) for k, v in pairs)
     config = {}
     for key in sorted(set(raw_keys) | set(want_keys)):
-        values = [v for v in vals.get(key, []) if not (key == MOUNT_KEY and disk_from_entry(v))]
+        values = [v for v in vals.get(key, []) if not (key == MOUNT_KEY and disk_from_entry(v)) and not is_nesting(key, v)]
         if key in want_keys or values:
             config[key] = values
     g["config"] = config
@@ -247,7 +272,7 @@ def render(lines, desired, version, old_raw_keys=()):
         if key is None:
             if text.strip() == HEADER:
                 continue
-        elif _is_managed(key, value) or key in drop:
+        elif _is_managed(key, value, desired) or key in drop:
             continue
         elif NET_RE.match(key) and int(NET_RE.match(key).group(1)) >= len(nics):
             continue  # a setting of an interface that is no longer declared
@@ -257,7 +282,9 @@ def render(lines, desired, version, old_raw_keys=()):
     while kept and not kept[-1].strip():
         kept.pop()
     block = [HEADER, "%s = %d" % (AUTOSTART_KEY, 1 if desired.get("autostart") else 0)]
-    for field in ("memory", "vcpus", "cpu_shares"):
+    if desired.get("nesting"):
+        block.append("%s = %s" % (INCLUDE_KEY, NESTING_CONF))
+    for field in ("memory", "vcpus", "cpu_shares", "cpuset"):
         for name, value in limit_settings(version, field, desired.get(field)):
             block.append("%s%s = %s" % (CGROUP_PREFIX[version], name, value))
     for i, nic in enumerate(nics):
@@ -278,6 +305,7 @@ _MANAGED_HINT = (
     (lambda k: k.endswith("memory.limit_in_bytes") or k.endswith("memory.max"), "memory"),
     (lambda k: k.endswith(("cpu.cfs_quota_us", "cpu.cfs_period_us", "cpu.max")), "vcpus"),
     (lambda k: k.endswith(("cpu.shares", "cpu.weight")), "cpu_shares"),
+    (lambda k: k.endswith("cpuset.cpus"), "cpuset"),
 )
 
 
@@ -311,6 +339,9 @@ def normalize_config(name, raw, n_interfaces):
         if key == AUTOSTART_KEY or key in LIMIT_KEYS:
             option = [opt for test, opt in _MANAGED_HINT if test(key)][0]
             raise SpecError("managed by virtfleet: use the '%s' option" % option, name, field)
+        if key == INCLUDE_KEY and any(is_nesting(key, _value(name, field, v))
+                                      for v in (raw[key] if isinstance(raw[key], list) else [raw[key]])):
+            raise SpecError("managed by virtfleet: use the 'nesting' option", name, field)
         m = NET_RE.match(key)
         if key == "lxc.net" or (m and m.group(2) in NIC_SUBKEYS) or key.startswith("lxc.network"):
             raise SpecError("managed by virtfleet: use 'interfaces' (other lxc.net.N.* settings of a "

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import re
 
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _model_devices as mdev
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import device_names
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._units import kib_to_mib
 
@@ -36,9 +37,26 @@ VDEV_PREFIX = {"virtio": "xvd", "scsi": "sd", "ide": "hd", "sata": "hd"}
 _PREFIX_BUS = (("xvd", "virtio"), ("hd", "ide"), ("sd", "scsi"))
 DISK_FORMATS = ("raw", "qcow", "qcow2", "vhd", "qed", "empty")
 _ACCESS_RO = ("r", "ro")
+# issue 16: the keys of docs/guest-model.md xl has a meaning for; each model field owns a group of
+# cfg keys (all rewritten when the field is declared, all kept as they are when it is not)
+BOOT_LETTERS = {"hd": "c", "cdrom": "d", "network": "n"}
+OVMF = "/usr/share/ovmf/OVMF.fd"  # where Debian's libxl looks for Xen's OVMF (package ovmf)
+LABEL_KEYS = {"title": "virtfleet_title", "description": "virtfleet_description", "tags": "virtfleet_tags"}
+FIELD_KEYS = (
+    ("boot", ("boot",)),
+    ("firmware", ("bios",)),
+    ("graphics", ("vnc", "vnclisten", "vncpasswd", "vncdisplay", "vncunused")),
+    ("serial", ("serial",)),
+    ("vcpu_pins", ("cpus",)),
+    ("title", (LABEL_KEYS["title"],)),
+    ("description", (LABEL_KEYS["description"],)),
+    ("tags", (LABEL_KEYS["tags"],)),
+)
+XL_FIELDS = tuple(f for f, _keys in FIELD_KEYS)
 # cfg keys render_cfg owns (a key whose model value is None is left as it is in the file)
 MANAGED_KEYS = ("name", "type", "builder", "memory", "maxmem", "vcpus", "maxvcpus", "weight",
-                "kernel", "ramdisk", "extra", "cmdline", "on_crash", "disk", "vif", MARKER_KEY)
+                "kernel", "ramdisk", "extra", "cmdline", "on_crash", "disk", "vif", MARKER_KEY) + tuple(
+                    k for _f, keys in FIELD_KEYS for k in keys)
 
 
 class CfgError(ValueError):
@@ -377,7 +395,105 @@ def model_from_cfg(cfg):
         "interfaces": [nic_from_spec(v) for v in (vifs if isinstance(vifs, list) else [vifs])],
         "fleet": marker if isinstance(marker, str) else None,
         "managed": isinstance(marker, str),
+        **device_fields(cfg),
     }
+
+
+# --- issue 16: boot, firmware, vnc, serial, pinning, labels ------------------------------
+
+def _flag(value):
+    """An xl boolean (1/0, "1", "yes"...) -> bool, None when absent."""
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return value != 0
+    return str(value).strip().lower() not in ("", "0", "no", "false", "off", "n")
+
+
+def boot_from(text):
+    letters = {v: k for k, v in BOOT_LETTERS.items()}
+    out = []
+    for c in str(text):
+        dev = letters.get(c)
+        if dev and dev not in out:
+            out.append(dev)
+    return out or None
+
+
+def graphics_from(cfg):
+    """The model's graphics of the vnc* keys; None when the file has no ``vnc`` key."""
+    vnc = _flag(cfg.get("vnc"))
+    if vnc is None:
+        return None
+    if not vnc:
+        return {"type": "none", "listen": None, "port": None, "password": None}
+    display = _int_or_none(cfg.get("vncdisplay"))
+    unused = _flag(cfg.get("vncunused"))
+    port = None if display is None or unused in (None, True) else 5900 + display
+    passwd = cfg.get("vncpasswd")
+    return {"type": "vnc", "listen": str(cfg.get("vnclisten") or "127.0.0.1"), "port": port,
+            "password": str(passwd) if passwd not in (None, "") else None}
+
+
+def pins_from(value, vcpus=None):
+    """``cpus`` (a list, one CPU list per vCPU, "all" = unpinned; or one string for every vCPU)
+    -> {vcpu: canonical CPU list}."""
+    if value is None:
+        return {}
+    items = value if isinstance(value, list) else [value] * (vcpus or 1)
+    out = {}
+    for i, item in enumerate(items):
+        text = str(item).strip()
+        if text in ("", "all") or not mdev.CPUSET_RE.match(text.replace(" ", "")):
+            continue
+        out[i] = mdev.format_cpuset(mdev.parse_cpuset(text))
+    return out
+
+
+def device_fields(cfg):
+    """The issue-16 fields of a parsed cfg: None where the file does not say (not managed)."""
+    bios = cfg.get("bios")
+    serial = cfg.get("serial")
+    tags = cfg.get(LABEL_KEYS["tags"])
+    return {
+        "boot": boot_from(cfg["boot"]) if cfg.get("boot") is not None else None,
+        "firmware": None if bios is None else ("uefi" if str(bios) == "ovmf" else "bios"),
+        "graphics": graphics_from(cfg),
+        "serial": serial not in (None, "", "none") and (not isinstance(serial, list) or bool(serial)),
+        "vcpu_pins": pins_from(cfg.get("cpus"), _int_or_none(cfg.get("maxvcpus")) or _int_or_none(cfg.get("vcpus"))),
+        "title": str(cfg.get(LABEL_KEYS["title"]) or ""),
+        "description": str(cfg.get(LABEL_KEYS["description"]) or ""),
+        "tags": sorted(str(t) for t in (tags if isinstance(tags, list) else [tags] if tags else [])),
+    }
+
+
+def device_values(guest):
+    """{cfg key: value} of the issue-16 fields of ``guest`` (None: drop the key); fields left
+    out of the spec (None) are not in the result, so their keys stay as they are."""
+    out = {}
+    boot = guest.get("boot")
+    if boot is not None:
+        out["boot"] = "".join(BOOT_LETTERS[d] for d in boot)
+    fw = guest.get("firmware")
+    if fw is not None:
+        out["bios"] = "ovmf" if fw == "uefi" else "seabios"
+    g = guest.get("graphics")
+    if g is not None:
+        vnc = g["type"] == "vnc"
+        out.update(vnc=1 if vnc else 0, vnclisten=g["listen"] if vnc else None,
+                   vncpasswd=g.get("password") if vnc else None,
+                   vncdisplay=g["port"] - 5900 if vnc and g.get("port") else None,
+                   vncunused=(0 if g.get("port") else 1) if vnc else None)
+    if guest.get("serial") is not None:
+        out["serial"] = "pty" if guest["serial"] else None
+    pins = guest.get("vcpu_pins")
+    if pins is not None:
+        out["cpus"] = [pins.get(i, "all") for i in range(max(pins) + 1)] if pins else None
+    for field, key in LABEL_KEYS.items():
+        if guest.get(field) is not None:
+            value = guest[field]
+            out[key] = value if value not in ("", []) else None
+    return out
 
 
 def parse_cfg_model(text):
@@ -403,6 +519,7 @@ def managed_values(guest):
         "vif": vif_specs(guest.get("interfaces") or []),
         MARKER_KEY: guest.get("fleet") or "default",
     }
+    vals.update(device_values(guest))
     return vals
 
 
@@ -429,6 +546,12 @@ def render_cfg(guest, existing=None):
         if key in ("disk", "vif") and not val:
             continue
         lines.append("%s = %s" % (key, format_value(val)))
+    for field, keys in FIELD_KEYS:
+        for key in keys:
+            if key not in vals:  # the field is not declared: its statements stay
+                lines.extend(old.get(key, []))
+            elif vals[key] is not None:
+                lines.append("%s = %s" % (key, format_value(vals[key])))
     if kept:
         lines.append("# kept from the previous file")
         lines.extend(kept)
@@ -538,7 +661,46 @@ def model_from_domain_config(config):
         "on_crash": _ACTIONS.get(on_crash.lower(), on_crash.lower()),
         "disks": [_json_disk(d) for d in config.get("disks") or [] if d.get("pdev_path")],
         "interfaces": [_json_nic(n) for n in config.get("nics") or []],
+        **_json_devices(b_info, type_u),
     }
+
+
+def _json_bitmap(bits):
+    return set(b for b in bits if isinstance(b, int)) if isinstance(bits, list) else set()
+
+
+def _json_devices(b_info, hvm):
+    """The issue-16 fields of a running domain (libxl's b_info and its ``type.hvm`` part).
+    ``vcpu_pins`` keeps every vCPU's hard affinity as a set (``host_cpus`` drops the ones that
+    cover the whole host: unpinned)."""
+    vnc = hvm.get("vnc") or {}
+    graphics = None
+    if hvm and _flag(vnc.get("enable")):
+        display, unused = vnc.get("display"), _flag(vnc.get("findunused"))
+        graphics = {"type": "vnc", "listen": vnc.get("listen") or "127.0.0.1",
+                    "port": 5900 + display if isinstance(display, int) and unused is False else None,
+                    "password": vnc.get("passwd") or None}
+    elif hvm:
+        graphics = {"type": "none", "listen": None, "port": None, "password": None}
+    bios = hvm.get("bios")
+    aff = b_info.get("vcpu_hard_affinity")
+    return {
+        "boot": boot_from(hvm["boot"]) if hvm.get("boot") else None,
+        "firmware": None if not hvm else ("uefi" if bios == "ovmf" else "bios"),
+        "graphics": graphics,
+        "serial": bool(hvm.get("serial") or hvm.get("serial_list")),
+        "vcpu_pins": {} if aff is None else {i: _json_bitmap(b) for i, b in enumerate(aff)},
+    }
+
+
+def live_pins(pins, host_cpus):
+    """{vcpu: set} of a running domain -> {vcpu: CPU list}, without the vCPUs whose affinity
+    covers every host CPU (xl's "all": not pinned)."""
+    if not pins:
+        return {}
+    every = set(range(host_cpus)) if host_cpus else None
+    return {i: mdev.format_cpuset(cpus) for i, cpus in pins.items()
+            if cpus and (every is None or not every <= cpus)}
 
 
 def parse_xl_list_json(text):

@@ -28,6 +28,7 @@ import time
 
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import (
     BackendError, SpecError, UnsupportedChange)
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _model_devices as mdev
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _render_lxc as render
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _snapshot as snapshot
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import Capabilities
@@ -35,7 +36,9 @@ from ansible_collections.virtfleet.hypervisor.plugins.module_utils._units import
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import _host as host
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends.base import GuestBackend
 
-LIMITS = ("memory", "vcpus", "cpu_shares")
+LIMITS = ("memory", "vcpus", "cpu_shares", "cpuset")
+#: kept in virtfleet.json (the managed marker), never in the container's config
+LABELS = ("title", "description", "tags")
 MARKER_FILE = "virtfleet.json"
 ARCHIVE_DIR = ".virtfleet-pruned"
 LXC_STATES = {"RUNNING": "running", "STARTING": "running", "THAWED": "running", "FROZEN": "paused",
@@ -52,6 +55,36 @@ def cgroup_version(mounts_text):
         if len(f) >= 4 and f[2] == "cgroup" and "memory" in f[3].split(","):
             return 1
     return 2
+
+
+def host_cpus(path="/sys/devices/system/cpu/online"):
+    """The host's online CPUs (a set), or an empty set when unknown."""
+    try:
+        with open(path) as f:
+            return mdev.parse_cpuset(f.read().strip())
+    except (IOError, OSError, ValueError):
+        return set()
+
+
+def labels_of(mark):
+    """title, description and tags of a container, from its marker ("" and [] when unset)."""
+    labels = (mark or {}).get("labels") or {}
+    return {"title": labels.get("title") or "", "description": labels.get("description") or "",
+            "tags": sorted(labels.get("tags") or [])}
+
+
+def with_labels(mark, desired):
+    """The marker with the labels ``desired`` declares (those left out keep their value)."""
+    labels = dict(mark.get("labels") or {})
+    for key in LABELS:
+        if desired.get(key) is not None:
+            labels[key] = desired[key]
+    labels = {k: v for k, v in labels.items() if v not in ("", [])}
+    out = dict(mark)
+    out.pop("labels", None)
+    if labels:
+        out["labels"] = labels
+    return out
 
 
 def parse_listing(text):
@@ -118,10 +151,11 @@ class LxcBackend(GuestBackend):
     name = "lxc"
     caps = Capabilities(
         backend="lxc",
-        fields=("fleet", "autostart", "vcpus", "memory", "cpu_shares", "disks", "interfaces", "config"),
+        fields=("fleet", "autostart", "vcpus", "memory", "cpu_shares", "disks", "interfaces", "config",
+                "cpuset", "nesting") + LABELS,
         keys=("template", "template_options", "rootfs", "config"),
         # limits are cgroup values, changed on the running container; the rest needs a restart
-        live={"memory": "any", "vcpus": "any", "cpu_shares": "any"},
+        live={"memory": "any", "vcpus": "any", "cpu_shares": "any", "cpuset": "any"},
         defaults={},  # no memory / vcpus key: no cgroup limit at all
         meaning={"memory": "a cgroup memory limit (none when left out)",
                  "vcpus": "a CPU bandwidth quota of vcpus x 100 ms per 100 ms (none when left out)"},
@@ -234,7 +268,7 @@ class LxcBackend(GuestBackend):
         raw_keys = (mark or {}).get("config_keys") or ()
         want = self._want_keys.get(name, ())
         config = render.to_model(lines, self.version(), raw_keys, want)
-        config.update(name=name, fleet=(mark or {}).get("fleet"))
+        config.update(name=name, fleet=(mark or {}).get("fleet"), **labels_of(mark))
         live = None
         if info["state"] != "stopped":
             snap = self._snapshot(mark, info["pid"])
@@ -298,12 +332,26 @@ class LxcBackend(GuestBackend):
             raise SpecError("the same path is bound twice", name, "disks")
         if guest.get("cpu_shares") is not None and self.version() == 2:
             guest["cpu_shares"] = render.weight_to_shares(render.shares_to_weight(guest["cpu_shares"]))
+        self._resolve_devices(guest)
         if guest.get("config") is not None:
             guest["config"] = render.normalize_config(name, guest["config"], len(guest["interfaces"]))
             self._check_with_liblxc(name, guest["config"], len(guest["interfaces"]))
         self._want_keys[name] = tuple(guest["config"]) if guest.get("config") is not None else ()
         self._resolve_origin(guest)
         return guest
+
+    def _resolve_devices(self, guest):
+        """cpuset: host CPUs this host has; nesting: LXC's nesting.conf is installed."""
+        name = guest["name"]
+        if guest.get("cpuset") is not None:
+            have = host_cpus()
+            missing = sorted(mdev.parse_cpuset(guest["cpuset"]) - have) if have else []
+            if missing:
+                raise SpecError("host CPU %d does not exist (this host has %s)" % (missing[0], mdev.format_cpuset(have)),
+                                name, "cpuset")
+        if guest.get("nesting") and not os.path.isfile(render.NESTING_CONF):
+            raise SpecError("%s is not installed on this host (it comes with the lxc package)" % render.NESTING_CONF,
+                            name, "nesting")
 
     @staticmethod
     def _resolve_disk(name, idx, disk):
@@ -463,8 +511,9 @@ class LxcBackend(GuestBackend):
             self._write_config(name, written, render.render(lines, desired, self.version()))
             origin = ({"template": template, "template_options": list(desired.get("template_options") or [])}
                       if template else {"rootfs": desired["rootfs"]})
-            self._write_marker(name, {"managed_by": "virtfleet.hypervisor", "fleet": desired["fleet"],
-                                      "origin": origin, "config_keys": sorted(desired.get("config") or ())})
+            self._write_marker(name, with_labels({"managed_by": "virtfleet.hypervisor", "fleet": desired["fleet"],
+                                                  "origin": origin, "config_keys": sorted(desired.get("config") or ())},
+                                                 desired))
         except BackendError:
             self._call(self._lxc("lxc-destroy", name))
             raise
@@ -497,6 +546,7 @@ class LxcBackend(GuestBackend):
             text = render.render(current["lines"], desired, self.version(), mark.get("config_keys") or ())
             self._write_config(name, current["lines"], text)
             new_mark.update(managed_by="virtfleet.hypervisor", fleet=desired["fleet"])
+            new_mark = with_labels(new_mark, desired)
             if desired.get("config") is not None:
                 new_mark["config_keys"] = sorted(desired["config"])
         if new_mark != mark:

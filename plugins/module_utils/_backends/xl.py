@@ -20,6 +20,7 @@ import os
 
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import (
     BackendError, SpecError)
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _model_devices as mdev
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _render_xl as render
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import Capabilities
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _units as units
@@ -39,7 +40,7 @@ class XlBackend(GuestBackend):
         backend="xl",
         # Xen has no cpu_mode, hugepages, virt_type or machine: those are refused by the model
         fields=("fleet", "autostart", "vcpus", "memory", "max_vcpus", "max_memory", "cpu_shares",
-                "disks", "interfaces", "xen_type", "kernel", "ramdisk", "extra", "on_crash"),
+                "disks", "interfaces", "xen_type", "kernel", "ramdisk", "extra", "on_crash") + render.XL_FIELDS,
         keys=("xen_type", "on_crash"),
         # Xen changes in a running guest: memory up to maxmem (balloon), vCPUs up to
         # maxvcpus (either way), the scheduler weight. Anything else waits for a restart.
@@ -49,6 +50,9 @@ class XlBackend(GuestBackend):
         meaning={"memory": "the domain's memory target (xl mem-set), maxmem its ceiling",
                  "vcpus": "online vCPUs, maxvcpus the hot-plug ceiling"},
         states=("running", "stopped", "paused", "saved", "absent"),
+        # a path disk with size: the file is created when missing (never grown nor shrunk)
+        disk_keys=("volume", "pool", "path", "device", "readonly", "bus", "size", "backing", "format"),
+        path_size=True,
     )
 
     no_snapshots = ("backend %s has no snapshots: the xl toolstack keeps none (snapshot the guest's disks "
@@ -141,6 +145,13 @@ class XlBackend(GuestBackend):
             self._info = render.parse_xl_info(self.xl("info")[1])
         return self._info
 
+    def host_cpus(self):
+        """The dom0 host's physical CPUs (``xl info`` nr_cpus)."""
+        try:
+            return int(self.info().get("nr_cpus") or 0)
+        except ValueError:
+            return 0
+
     def scheduler(self, name=None):
         """The scheduler that runs guest ``name`` (its cpupool's, read from ``xl list -l``),
         else the host's default from ``xl info`` (credit2 since Xen 4.12)."""
@@ -189,6 +200,8 @@ class XlBackend(GuestBackend):
             live = self.domain_configs().get(name)
             # xl could not describe it: take the file for what runs, with xl list's figures
             live = dict(live or config, memory=(live or {}).get("memory") or dom["memory"])
+            if any(isinstance(v, set) for v in (live.get("vcpu_pins") or {}).values()):
+                live["vcpu_pins"] = render.live_pins(live["vcpu_pins"], self.host_cpus())
         if config is None:
             # running, but no config file here (made by hand): the definition is what runs
             config = dict(live, fleet=None, managed=False)
@@ -282,13 +295,14 @@ class XlBackend(GuestBackend):
             if disk.get("volume"):
                 raise SpecError("xl has no storage pools: give the image or device as 'path'",
                                 name, field + ".volume")
+            if disk.get("path") is None:
+                raise SpecError("xl has no empty drives: give the ISO as 'path'", name, field + ".path")
             if "\n" in disk["path"]:
                 raise SpecError("a path is one line", name, field + ".path")
-            if not os.path.exists(disk["path"]):
-                raise SpecError("file %r does not exist on the dom0" % disk["path"], name, field + ".path")
             if disk["bus"] == "sata":
                 disk["bus"] = "ide"  # xl's emulated disks are IDE (hdX) or SCSI (sdX)
-            disk["format"] = host.sniff_format(disk["path"])
+            self._resolve_disk_file(name, field, disk)
+        self._resolve_devices(guest, xen_type)
         for i, nic in enumerate(guest["interfaces"]):
             field = "interfaces[%d]" % i
             if nic.get("network"):
@@ -299,6 +313,52 @@ class XlBackend(GuestBackend):
             if not host.is_bridge(nic["bridge"]):
                 raise SpecError("%r is not a bridge on this dom0" % nic["bridge"], name, field + ".bridge")
         return guest
+
+    def _resolve_disk_file(self, name, field, disk):
+        """An existing file or device; with ``size``, a missing file is created (raw unless
+        ``format: qcow2``). An existing file is never grown nor shrunk."""
+        disk["create"] = disk["grow"] = False
+        path = disk["path"]
+        if os.path.exists(path):
+            disk["format"] = host.sniff_format(path)
+            return
+        if disk.get("size") is None:
+            raise SpecError("file %r does not exist on the dom0 (give size to have it created)" % path,
+                            name, field + ".path")
+        if not os.path.isdir(os.path.dirname(path)):
+            raise SpecError("directory %r does not exist on the dom0" % os.path.dirname(path), name, field + ".path")
+        disk["format"] = disk.get("format") or "raw"
+        if disk["format"] == "qcow2" and not host.find_program("qemu-img"):
+            raise SpecError("a qcow2 file is made with qemu-img, which is not installed on this dom0 (Debian "
+                            "package qemu-utils); use format: raw", name, field + ".format")
+        disk["create"] = True
+
+    def _resolve_devices(self, guest, xen_type):
+        """The keys of docs/guest-model.md xl carries: boot, firmware, vnc and serial for HVM
+        guests; vCPU pins (``cpus``) for every type. Refused by name where xl has no meaning."""
+        name = guest["name"]
+        if xen_type != "hvm":
+            for key in ("boot", "firmware", "graphics", "serial"):
+                if guest.get(key) is not None:
+                    raise SpecError("only for xen_type hvm on backend xl (a %s guest boots the kernel given and "
+                                    "its console is the PV console, xl console)" % xen_type, name, key)
+        graphics = guest.get("graphics")
+        if graphics is not None and graphics["type"] == "spice":
+            raise SpecError("backend xl renders vnc or none here (spice is backend libvirt)", name, "graphics.type")
+        if guest.get("firmware") == "uefi" and not os.path.isfile(render.OVMF):
+            raise SpecError("Xen's OVMF is not installed on this dom0 (%s, Debian package ovmf)" % render.OVMF,
+                            name, "firmware")
+        pins = guest.get("vcpu_pins")
+        if pins:
+            cpus = self.host_cpus()
+            for vcpu in sorted(pins):
+                missing = sorted(c for c in mdev.parse_cpuset(pins[vcpu]) if cpus and c >= cpus)
+                if missing:
+                    raise SpecError("host CPU %d does not exist (this dom0 has %d)" % (missing[0], cpus),
+                                    name, "vcpu_pins.%d" % vcpu)
+            # a vCPU pinned to every host CPU is not pinned (xl's "all")
+            guest["vcpu_pins"] = {v: c for v, c in pins.items()
+                                  if not cpus or mdev.parse_cpuset(c) != set(range(cpus))}
 
     # -- applying ----------------------------------------------------------------
     def _apply(self, plan, current):
@@ -314,6 +374,9 @@ class XlBackend(GuestBackend):
     def _converge(self, plan, current):
         desired = plan["desired"]
         name = desired["name"]
+        for i in plan.get("disk_files") or []:
+            if desired["disks"][i].get("create"):
+                self._create_file(name, "disks[%d].size" % i, desired["disks"][i])
         if plan["define"]:
             self._write_cfg(desired, current)
         for op, arg in plan["live_ops"]:
@@ -331,6 +394,21 @@ class XlBackend(GuestBackend):
             host.stop(_XlPower(self, name, desired), desired)
         if plan["state_to"]:
             host.to_state(_XlPower(self, name, desired), desired, plan["state_to"])
+
+    def _create_file(self, name, field, disk):
+        """A new sparse raw file (0600), or ``qemu-img create -f qcow2``; never over an existing file."""
+        path, size = disk["path"], disk["size"]
+        if disk["format"] == "qcow2":
+            self.run([host.find_program("qemu-img") or "qemu-img", "create", "-q", "-f", "qcow2", path, str(size)])
+            return
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError as e:
+            raise BackendError("cannot create %s: %s" % (path, e), name, field)
+        try:
+            os.ftruncate(fd, size)
+        finally:
+            os.close(fd)
 
     def _write_cfg(self, desired, current):
         """Render and atomically replace the config file (0600), keeping unmanaged keys."""

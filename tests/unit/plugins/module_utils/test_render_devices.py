@@ -159,12 +159,12 @@ def test_bad_input_names_guest_and_field(spec, field):
 
 
 @pytest.mark.parametrize("backend, spec, field", [
-    ("xl", {"boot": ["hd"]}, "boot"),
-    ("xl", {"graphics": {"type": "vnc"}}, "graphics"),
+    ("xl", {"video": "vga"}, "video"),
+    ("xl", {"tpm": True}, "tpm"),
     ("lxc", {"tpm": True}, "tpm"),
     ("lxc", {"disks": [{"path": "/srv", "cache": "none"}]}, "disks[0].cache"),
     ("xl", {"interfaces": [{"bridge": "xenbr0", "vlan": 3}]}, "interfaces[0].vlan"),
-    ("xl", {"disks": [{"path": "/x.img", "size": "1G"}]}, "disks[0].size"),
+    ("lxc", {"disks": [{"path": "/x.img", "size": "1G"}]}, "disks[0].size"),
 ])
 def test_other_backends_refuse_by_name(backend, spec, field):
     with pytest.raises(SpecError) as e:
