@@ -99,7 +99,7 @@ def state_hash(prefix=PREFIX):
         st = lxc("lxc-info", "-n", name, "-sH", check=False).strip()
         h.update(("%s %s %s" % (name, st, pid(name))).encode())
         if st in ("RUNNING", "FROZEN"):
-            for f in ("memory.limit_in_bytes", "cpu.cfs_quota_us", "cpu.shares"):
+            for f in ("memory.limit_in_bytes", "cpu.cfs_quota_us", "cpu.shares", "cpuset.cpus"):
                 h.update(lxc("lxc-cgroup", "-n", name, f, check=False).encode())
     archive = os.path.join(base, ARCHIVE_DIR)
     if os.path.isdir(archive):

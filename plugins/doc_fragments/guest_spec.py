@@ -114,7 +114,9 @@ options:
           - With O(disks[].path) (O(backend=libvirt)), the file is created (C(qemu-img create), format
             O(disks[].format)) when it is missing, and grown when it is smaller (C(qemu-img resize), or
             C(virDomainBlockResize) while the guest runs); never shrunk (C(virt-install --disk path=...,size=20)).
-          - Refused on a cdrom or a read-only disk.
+          - With O(disks[].path) and O(backend=xl), a missing file is created (sparse raw, or C(qemu-img create)
+            for V(qcow2)); an existing file is never grown nor shrunk.
+          - Refused on a cdrom or a read-only disk, and on O(backend=lxc).
         type: raw
       backing:
         description:
@@ -123,8 +125,8 @@ options:
         type: str
       format:
         description:
-          - Format of a file created for O(disks[].path) with O(disks[].size); V(qcow2) when omitted. An existing
-            file keeps its own format (read from its header).
+          - Format of a file created for O(disks[].path) with O(disks[].size); V(qcow2) when omitted (V(raw) on
+            O(backend=xl)). An existing file keeps its own format (read from its header).
         type: str
         choices: [qcow2, raw]
       target:
@@ -345,7 +347,8 @@ options:
     choices: [destroy, restart, preserve, coredump-destroy, coredump-restart, soft-reset, rename-restart]
   boot:
     description:
-      - O(backend=libvirt) only. Boot order, from V(hd), V(cdrom), V(network) (C(virt-install --boot cdrom,hd)).
+      - O(backend=libvirt), and O(backend=xl) for O(xen_type=hvm) (C(boot="dc")). Boot order, from V(hd), V(cdrom),
+        V(network) (C(virt-install --boot cdrom,hd)).
         A new guest without it boots from V(hd). A change is applied at the next boot.
       - "The install flow: declare the installer ISO as a cdrom and O(boot=[cdrom, hd]); once installed,
         declare the cdrom empty (O(disks[].device=cdrom) without a path, ejected live) and O(boot=[hd])."
@@ -353,7 +356,9 @@ options:
     elements: str
   firmware:
     description:
-      - O(backend=libvirt) only. V(uefi) boots OVMF (libvirt picks the firmware image and gives the guest
+      - O(backend=xl) with O(xen_type=hvm) writes C(bios="ovmf") (V(uefi), refused when Xen's OVMF,
+        C(/usr/share/ovmf/OVMF.fd), is not installed on the dom0) or C(bios="seabios") (V(bios)).
+      - O(backend=libvirt). V(uefi) boots OVMF (libvirt picks the firmware image and gives the guest
         its own NVRAM file, removed with the guest); needs the Debian package C(ovmf) (role
         R(kvm_host,ansible_collections.virtfleet.hypervisor.kvm_host_role) installs it). Restart-only.
     type: str
@@ -370,7 +375,8 @@ options:
     type: bool
   graphics:
     description:
-      - O(backend=libvirt) only. A graphical console (C(virt-install --graphics vnc,listen=127.0.0.1,password=...)).
+      - O(backend=libvirt), and O(backend=xl) for O(xen_type=hvm) (V(vnc) or V(none): C(vnc), C(vnclisten),
+        C(vncpasswd), C(vncdisplay)). A graphical console (C(virt-install --graphics vnc,listen=127.0.0.1,password=...)).
         Restart-only. The guests module also takes a string (V(vnc), V(spice), V(none)).
     type: dict
     suboptions:
@@ -388,7 +394,9 @@ options:
         description: Console password (VNC uses 8 characters at most). A secret - never logged nor shown.
         type: str
   serial:
-    description: O(backend=libvirt) only. A serial port and console on a pty (C(virsh console)); V(false) removes them.
+    description:
+      - A serial port and console on a pty (C(virsh console)); V(false) removes them. O(backend=libvirt), and
+        O(backend=xl) for O(xen_type=hvm) (C(serial="pty"), C(xl console -t serial)).
     type: bool
   video:
     description: O(backend=libvirt) only. Video card model (C(virt-install --video)). Restart-only.
@@ -434,8 +442,9 @@ options:
         type: int
   vcpu_pins:
     description:
-      - O(backend=libvirt) only. A mapping of vCPU number to host CPU list (V(2), V(3-4)), C(virsh vcpupin).
-        A host CPU that does not exist is refused. Restart-only.
+      - A mapping of vCPU number to host CPU list (V(2), V(3-4)), C(virsh vcpupin). O(backend=libvirt) and
+        O(backend=xl) (C(cpus=["2", "3-4"]); a vCPU left out runs on any CPU). A host CPU that does not exist is
+        refused. Restart-only.
     type: dict
   emulator_pin:
     description: O(backend=libvirt) only. Host CPUs of the QEMU emulator threads (V(0-1)). Restart-only.
@@ -471,15 +480,31 @@ options:
     type: list
     elements: raw
   title:
-    description: O(backend=libvirt) only. One-line title of the guest (C(virsh desc --title)).
+    description:
+      - One-line title of the guest (C(virsh desc --title)). O(backend=xl) keeps it in the cfg
+        (C(virtfleet_title)), O(backend=lxc) in C(virtfleet.json).
     type: str
   description:
-    description: O(backend=libvirt) only. Description of the guest (C(virsh desc)).
+    description:
+      - Description of the guest (C(virsh desc)). O(backend=xl) keeps it in the cfg (C(virtfleet_description)),
+        O(backend=lxc) in C(virtfleet.json).
     type: str
   tags:
     description:
-      - O(backend=libvirt) only. Free tags kept in virtfleet's metadata (sorted, without duplicates), e.g.
-        for grouping in an inventory.
+      - Free tags kept in virtfleet's metadata (sorted, without duplicates), e.g. for grouping in an
+        inventory. O(backend=xl) keeps them in the cfg (C(virtfleet_tags)), O(backend=lxc) in C(virtfleet.json).
     type: list
     elements: str
+  cpuset:
+    description:
+      - O(backend=lxc) only. The host CPUs the container runs on (V(0), V(0-2,4)): the cgroup
+        C(lxc.cgroup.cpuset.cpus) (C(lxc.cgroup2.cpuset.cpus) on cgroup v2). Applied live to a running
+        container (C(lxc-cgroup)). A CPU the host lacks is refused. Left out, the config is left as it is.
+    type: str
+  nesting:
+    description:
+      - O(backend=lxc) only. Allow containers inside the container (C(lxc.include = /usr/share/lxc/config/nesting.conf):
+        the AppArmor profile C(lxc-container-default-with-nesting), C(/proc) and C(/sys) mounted again for a
+        nested container); V(false) removes it. Restart-only.
+    type: bool
 """
