@@ -21,6 +21,7 @@ from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _model
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import BackendError
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import _host as host
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import libvirt as lvb
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _render_xl as render_xl
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _units as units
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._facts import file_size
 
@@ -56,8 +57,11 @@ def definition(backend, name, current=None):
     current = current if current is not None else backend.current(name)
     if current is None:
         return None
+    text = current.get(_TEXT[backend.name])
+    if backend.name == "xl":
+        text = render_xl.mask_secrets(text)  # a VNC password is a secret (libvirt's XML never has it)
     return {"name": name, "backend": backend.name, "format": FORMATS[backend.name],
-            "text": current.get(_TEXT[backend.name]), "model": model_of(backend, current),
+            "text": text, "model": model_of(backend, current),
             "managed": bool(current.get("managed"))}
 
 

@@ -496,6 +496,27 @@ def device_values(guest):
     return out
 
 
+SECRET_KEYS = ("vncpasswd",)
+
+
+def mask_secrets(text):
+    """The cfg text with the value of each secret statement (``vncpasswd``) replaced by
+    ``"********"``: what guest_info shows of a definition."""
+    if not text:
+        return text
+    try:
+        statements = parse_statements(text)
+    except CfgError:
+        return "\n".join("# (hidden: not a valid xl cfg and it may hold a password)" if "passw" in ln else ln
+                         for ln in text.splitlines()) + "\n"
+    out, pos = [], 0
+    for st in statements:
+        if st["key"] in SECRET_KEYS:
+            out.append(text[pos:st["start"]] + '%s = "********"' % st["key"])
+            pos = st["end"]
+    return "".join(out) + text[pos:]
+
+
 def parse_cfg_model(text):
     return model_from_cfg(parse_cfg(text))
 

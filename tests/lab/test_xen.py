@@ -554,3 +554,137 @@ def test_saved_xl_save_restore_and_guest_info(dom0):
     assert dom0.ssh("ls /var/lib/xen/save/ | grep -c vftest- || true").strip() == "0"
     r = dom0.module("snapshot", {"backend": "xl", "guest": name, "name": "s1"})
     assert r["rc"] != 0 and "backend xl has no snapshots" in r["msg"], r
+
+
+# --- issue 16: the guest-model keys xl carries, refused by name where it has none -----------
+
+def _hard_affinity(dom0, name):
+    """vCPU -> hard affinity, as `xl vcpu-list` shows it ("1", "all")."""
+    rows = dom0.ssh(f"xl vcpu-list {shlex.quote(name)}").splitlines()[1:]
+    return {int(c[2]): c[6] for c in (row.split() for row in rows)}
+
+
+@pytest.mark.lab_full
+def test_guest_model_hvm_keys_as_xl_reads_them(dom0):
+    """A stopped HVM guest with boot order, cdrom, seabios, VNC with a password, serial pty,
+    a vCPU pin, labels and a disk file created from its size: xl's own dry run (`xl create -n`)
+    builds them into libxl's config, the model reads that JSON back as declared, the password
+    shows nowhere (result, diff, guest_info), the second run is unchanged and a smaller size
+    never shrinks the file. (The image has no qemu-system-xen: an HVM guest cannot start here.)"""
+    from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _render_xl as rx
+    name = PREFIX + "hvm"
+    pw = "vf8pw123"
+    disk, iso = f"{WORK}/{name}.img", f"{WORK}/{name}.iso"
+    dom0.ssh(f"truncate -s 1M {iso}")
+    spec = {"name": name, "xen_type": "hvm", "memory": 96, "vcpus": 2, "state": "stopped",
+            "boot": ["cdrom", "hd"], "firmware": "bios", "serial": True,
+            "graphics": {"type": "vnc", "password": pw}, "vcpu_pins": {"0": "1"},
+            "title": "installer", "description": "an HVM guest", "tags": ["xen", "lab"],
+            "disks": [{"path": disk, "size": "8MiB"}, {"path": iso, "device": "cdrom", "bus": "ide"}]}
+    before = dom0.snapshot()
+    check = ok(dom0.guest(spec, check=True))
+    assert check["changed"] and f"create {disk} (raw, {8 << 20} bytes)" in check["actions"], check
+    dom0.assert_unchanged(before)
+    assert dom0.ssh(f"ls {WORK}").split() == [f"{name}.iso"]
+    r = ok(dom0.guest(spec))
+    assert (r["actions"], r["fields"]) == (check["actions"], check["fields"])
+    assert pw not in json.dumps(r) and pw not in r["printed_diff"]
+    size, blocks = dom0.ssh(f"stat -c '%s %b %a' {disk}").split()[:2]
+    assert (int(size), int(blocks)) == (8 << 20, 0)  # sparse raw file
+    cfg = dom0.cfg(name)
+    for line in ('boot = "dc"', 'bios = "seabios"', 'serial = "pty"', "vnc = 1", 'vnclisten = "127.0.0.1"',
+                 "vncunused = 1", 'virtfleet_title = "installer"'):
+        assert line in cfg, (line, cfg)
+    out = dom0.ssh(f"xl create -n /etc/xen/{name}.cfg 2>/dev/null")
+    Path(tempfile.gettempdir(), "vftest-xl-dryrun.json").write_text(out)  # kept for a reader of a failure
+    data = json.loads(out)
+    config = data.get("config", data) if isinstance(data, dict) else data[0].get("config", data[0])
+    assert config["b_info"]["type.hvm"]["boot"] == "dc" and config["b_info"]["type.hvm"]["serial"] == "pty"
+    assert [d["pdev_path"] for d in config["disks"] if d.get("is_cdrom")] == [iso]
+    live = rx.model_from_domain_config(config)
+    assert (live["boot"], live["firmware"], live["serial"]) == (["cdrom", "hd"], "bios", True), live
+    assert live["graphics"]["type"] == "vnc" and live["graphics"]["listen"] == "127.0.0.1", live["graphics"]
+    assert rx.live_pins(live["vcpu_pins"], 2) == {0: "1"}, live["vcpu_pins"]
+    info = ok(dom0.module("guest_info", {"backend": "xl", "name": name}))["guest"]
+    assert pw not in json.dumps(info) and 'vncpasswd = "********"' in info["definition"]
+    assert info["model"]["tags"] == ["lab", "xen"] and info["model"]["boot"] == ["cdrom", "hd"]
+    settled = dom0.snapshot()
+    again = ok(dom0.guest(spec))
+    assert not again["changed"], again
+    smaller = dict(spec, disks=[{"path": disk, "size": "1MiB"}] + spec["disks"][1:])
+    assert not ok(dom0.guest(smaller))["changed"]
+    assert dom0.ssh(f"stat -c %s {disk}").strip() == str(8 << 20)  # never shrunk
+    dom0.assert_unchanged(settled)
+    # the installer is done: the ISO goes, the disk boots first (a stopped guest: config)
+    done = ok(dom0.guest(dict(spec, boot=["hd"], disks=spec["disks"][:1], graphics={"type": "none"})))
+    assert fields(done) == {"boot": "config", "disks": "config", "graphics": "config"}, done
+    cfg = dom0.cfg(name)
+    assert 'boot = "c"' in cfg and "vnc = 0" in cfg and "vncpasswd" not in cfg and iso not in cfg
+    ok(dom0.guest(dict(spec, state="absent", remove_storage=True)))
+    assert dom0.ssh(f"ls {WORK}").split() == [f"{name}.iso"] and dom0.cfg(name) is None
+
+
+@pytest.mark.lab_full
+def test_guest_model_pv_pins_are_read_back_from_the_running_domain(dom0):
+    """cpus=[...] on a running PV guest: `xl vcpu-list` shows the pin, libxl's JSON of the
+    running domain reads back as declared (second run unchanged), a new pin waits for a
+    restart and restart=if_needed applies it; labels are metadata (config)."""
+    name = PREFIX + "pin"
+    spec = guest_spec(dom0, name, vcpus=2, vcpu_pins={"0": "1"}, title="pinned", tags=["a"])
+    r = ok(dom0.guest(spec))
+    assert r["state"] == "running" and _hard_affinity(dom0, name) == {0: "1", 1: "all"}
+    again = ok(dom0.guest(spec))
+    assert not again["changed"] and not again["restart_required"], again
+    moved = dict(spec, vcpu_pins={"0": "0"}, tags=["b"])
+    r = ok(dom0.guest(moved))
+    assert fields(r) == {"vcpu_pins": "restart", "tags": "config"} and r["restart_fields"] == ["vcpu_pins"], r
+    assert 'virtfleet_tags = [\n    "b"\n]' in dom0.cfg(name)
+    pending = ok(dom0.guest(moved))
+    assert not pending["changed"] and pending["restart_required"], pending
+    r = ok(dom0.guest(dict(moved, restart="if_needed")))
+    assert "restart" in r["actions"] and _hard_affinity(dom0, name) == {0: "0", 1: "all"}, r
+    final = ok(dom0.guest(moved))
+    assert not final["changed"] and not final["restart_required"], final
+
+
+@pytest.mark.lab_full
+def test_guest_model_keys_xl_cannot_carry_are_refused_by_name(dom0):
+    """One guests call, one bad guest per key: each fails alone before anything changes,
+    naming the guest, the field and (for the model's own refusals) the backend."""
+    has_ovmf = dom0.ssh("test -e /usr/share/ovmf/OVMF.fd && echo yes || echo no").strip() == "yes"
+    has_qemu_img = dom0.ssh("command -v qemu-img || true").strip() != ""
+    hvm = {"xen_type": "hvm", "memory": 96, "state": "stopped"}
+    bad = [
+        (guest_spec(dom0, "x", boot=["hd"]), "boot", "only for xen_type hvm on backend xl"),
+        (guest_spec(dom0, "x", graphics="vnc"), "graphics", "only for xen_type hvm on backend xl"),
+        (guest_spec(dom0, "x", serial=True), "serial", "only for xen_type hvm on backend xl"),
+        (dict(hvm, graphics="spice"), "graphics.type", "vnc or none"),
+        (guest_spec(dom0, "x", vcpus=1, vcpu_pins={"0": "7"}), "vcpu_pins.0", "host CPU 7 does not exist"),
+        (guest_spec(dom0, "x", tpm=True), "tpm", "not supported by backend xl (only libvirt)"),
+        (guest_spec(dom0, "x", video="vga"), "video", "not supported by backend xl (only libvirt)"),
+        (guest_spec(dom0, "x", secure_boot=True), "secure_boot", "not supported by backend xl (only libvirt)"),
+        (guest_spec(dom0, "x", cpuset="0"), "cpuset", "not supported by backend xl (only lxc)"),
+        (guest_spec(dom0, "x", nesting=True), "nesting", "not supported by backend xl (only lxc)"),
+        (guest_spec(dom0, "x", disks=[{"path": "/dev/null", "cache": "none"}]), "disks[0].cache",
+         "not supported by backend xl (only libvirt)"),
+        (guest_spec(dom0, "x", interfaces=[{"bridge": BRIDGE, "link": "down"}]), "interfaces[0].link",
+         "not supported by backend xl (only libvirt)"),
+        (guest_spec(dom0, "x", disks=[{"path": "/nonexistent/x.img", "size": "1M"}]), "disks[0].path",
+         "does not exist"),
+        (dict(hvm, disks=[{"device": "cdrom"}]), "disks[0].path", "xl has no empty drives"),
+    ]
+    if not has_ovmf:
+        bad.append((dict(hvm, firmware="uefi"), "firmware", "Xen's OVMF is not installed"))
+    if not has_qemu_img:
+        bad.append((guest_spec(dom0, "x", disks=[{"path": f"{WORK}/q.qcow2", "size": "1M", "format": "qcow2"}]),
+                    "disks[0].format", "qemu-img"))
+    specs = [dict(s, name=f"{PREFIX}bad{i}") for i, (s, _f, _w) in enumerate(bad)]
+    before = dom0.snapshot()
+    work = dom0.ssh(f"ls -la {WORK}")
+    r = dom0.guests(specs)
+    assert r["rc"] != 0 and sorted(r["failed_guests"]) == sorted(s["name"] for s in specs), r.get("msg")
+    for spec, (_s, field, words) in zip(specs, bad):
+        line = [ln for ln in r["msg"].splitlines() if f"guest '{spec['name']}': " in ln]
+        assert line and f"guest '{spec['name']}': {field}: " in line[0] and words in line[0], (field, line)
+    dom0.assert_unchanged(before)
+    assert dom0.ssh(f"ls -la {WORK}") == work

@@ -253,3 +253,12 @@ def test_xl_refuses_container_keys_by_name():
             guest_from_params({"name": "g1", key: value}, "xl")
         assert str(e.value) == "guest 'g1': %s: not supported by backend xl (only lxc)" % key
     assert LxcBackend.caps.live["cpuset"] == "any"
+
+
+def test_xl_definition_shown_by_guest_info_masks_the_vnc_password():
+    g = guest_from_params(dict(HVM), "xl")
+    text = RX.render_cfg(dict(g, disks=[], interfaces=[]))
+    masked = RX.mask_secrets(text)
+    assert "s3cret" in text and "s3cret" not in masked and 'vncpasswd = "********"' in masked
+    assert RX.parse_cfg(masked)["vnclisten"] == "127.0.0.1" and RX.mask_secrets("memory = 1\n") == "memory = 1\n"
+    assert "s3cret" not in RX.mask_secrets('vncpasswd = "s3cret\n')  # not valid xl: hidden all the same
