@@ -375,7 +375,7 @@ options:
     type: bool
   graphics:
     description:
-      - O(backend=libvirt), and O(backend=xl) for O(xen_type=hvm) (V(vnc) or V(none): C(vnc), C(vnclisten),
+      - O(backend=libvirt), and O(backend=xl) for O(xen_type=hvm) (V(vnc) or V(none), written as C(vnc), C(vnclisten),
         C(vncpasswd), C(vncdisplay)). A graphical console (C(virt-install --graphics vnc,listen=127.0.0.1,password=...)).
         Restart-only. The guests module also takes a string (V(vnc), V(spice), V(none)).
     type: dict
@@ -497,13 +497,13 @@ options:
     elements: str
   cpuset:
     description:
-      - O(backend=lxc) only. The host CPUs the container runs on (V(0), V(0-2,4)): the cgroup
+      - O(backend=lxc) only. The host CPUs the container runs on (V(0), V(0-2,4)), the cgroup
         C(lxc.cgroup.cpuset.cpus) (C(lxc.cgroup2.cpuset.cpus) on cgroup v2). Applied live to a running
         container (C(lxc-cgroup)). A CPU the host lacks is refused. Left out, the config is left as it is.
     type: str
   nesting:
     description:
-      - O(backend=lxc) only. Allow containers inside the container (C(lxc.include = /usr/share/lxc/config/nesting.conf):
+      - O(backend=lxc) only. Allow containers inside the container (C(lxc.include = /usr/share/lxc/config/nesting.conf), giving
         the AppArmor profile C(lxc-container-default-with-nesting), C(/proc) and C(/sys) mounted again for a
         nested container); V(false) removes it. Restart-only.
     type: bool
