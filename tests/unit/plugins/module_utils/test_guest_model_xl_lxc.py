@@ -16,7 +16,7 @@ from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors impor
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import guest_from_params, view
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._plan import plan
 
-from test_lxc_render import converge_fake, fake  # noqa: F401 pylint: disable=unused-import  (fixtures)
+from test_lxc_render import converge_fake, fake  # noqa: F401 pylint: disable=unused-import
 from test_xl_backend import FakeXl, backend as xl_backend, confdir, xl_bin  # noqa: F401 pylint: disable=unused-import
 
 HVM = {"name": "vftest-h", "xen_type": "hvm", "memory": 96, "vcpus": 2, "state": "stopped",
