@@ -455,11 +455,13 @@ def device_fields(cfg):
     bios = cfg.get("bios")
     serial = cfg.get("serial")
     tags = cfg.get(LABEL_KEYS["tags"])
+    hvm = xen_type_of(cfg) == "hvm"
     return {
         "boot": boot_from(cfg["boot"]) if cfg.get("boot") is not None else None,
         "firmware": None if bios is None else ("uefi" if str(bios) == "ovmf" else "bios"),
         "graphics": graphics_from(cfg),
-        "serial": serial not in (None, "", "none") and (not isinstance(serial, list) or bool(serial)),
+        # a pv/pvh guest has no serial key to speak of (its console is the PV one): not a value
+        "serial": (serial not in (None, "", "none") and (not isinstance(serial, list) or bool(serial))) if hvm else None,
         "vcpu_pins": pins_from(cfg.get("cpus"), _int_or_none(cfg.get("maxvcpus")) or _int_or_none(cfg.get("vcpus"))),
         "title": str(cfg.get(LABEL_KEYS["title"]) or ""),
         "description": str(cfg.get(LABEL_KEYS["description"]) or ""),
@@ -709,7 +711,7 @@ def _json_devices(b_info, hvm):
         "boot": boot_from(hvm["boot"]) if hvm.get("boot") else None,
         "firmware": None if not hvm else ("uefi" if bios == "ovmf" else "bios"),
         "graphics": graphics,
-        "serial": bool(hvm.get("serial") or hvm.get("serial_list")),
+        "serial": bool(hvm.get("serial") or hvm.get("serial_list")) if hvm else None,
         "vcpu_pins": {} if aff is None else {i: _json_bitmap(b) for i, b in enumerate(aff)},
     }
 

@@ -82,7 +82,10 @@ def test_xl_live_fields_from_libxl_json():
     assert live["graphics"] == {"type": "vnc", "listen": "127.0.0.1", "port": None, "password": None}
     assert RX.live_pins(live["vcpu_pins"], 2) == {0: "1"}  # vCPU 1 may run anywhere: not pinned
     pv = RX.model_from_domain_config({"c_info": {"type": "pv", "name": "p"}, "b_info": {}})
-    assert (pv["boot"], pv["graphics"], pv["serial"], pv["vcpu_pins"]) == (None, None, False, {})
+    assert (pv["boot"], pv["graphics"], pv["serial"], pv["vcpu_pins"]) == (None, None, None, {})
+    # what guest_info shows of a pv guest feeds back into the guest module: no HVM-only key
+    cfg = RX.parse_cfg_model('name = "p"\ntype = "pv"\nkernel = "/k"\n')
+    assert (cfg["boot"], cfg["firmware"], cfg["graphics"], cfg["serial"]) == (None, None, None, None)
 
 
 # -- xl: the backend ----------------------------------------------------------------------------
