@@ -37,6 +37,14 @@ def integer(minimum=None, maximum=None):
     return lambda name, field, value: _int(name, field, value, minimum, maximum)
 
 
+def _text(name, field, value, maximum=None):
+    if not isinstance(value, str):
+        raise SpecError("expected a string, got %r" % (value,), name, field)
+    if maximum is not None and len(value) > maximum:
+        raise SpecError("longer than %d characters" % maximum, name, field)
+    return value
+
+
 def _choice(name, field, value, choices):
     if value not in choices:
         raise SpecError("expected one of %s, got %r" % ("|".join(choices), value), name, field)

@@ -19,7 +19,7 @@ from typing import TypedDict
 
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _model_devices as mdev
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._checks import (
-    _bool, _choice, _unknown_keys, integer)
+    _bool, _choice, _text, _unknown_keys, integer)
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import SpecError
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._units import human, mib_to_bytes, parse_mib, parse_size
 
@@ -112,12 +112,6 @@ def _abspath(name, field, value):
     if not str(value).startswith("/"):
         raise SpecError("must be an absolute path, got %r" % (value,), name, field)
     return str(value)
-
-
-def _text(name, field, value):
-    if not isinstance(value, str):
-        raise SpecError("expected a string, got %r" % (value,), name, field)
-    return value
 
 
 def _str(name, field, value):  # pylint: disable=unused-argument

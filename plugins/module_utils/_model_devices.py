@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.virtfleet.hypervisor.plugins.module_utils._checks import _bool, _choice, _int, _unknown_keys
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._checks import _bool, _choice, _int, _text, _unknown_keys
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import SpecError
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._units import parse_size, UnitError
 
@@ -67,14 +67,6 @@ def _mapping(name, field, value, allowed):
         raise _err("expected a mapping, got %r" % (value,), name, field)
     _unknown_keys(name, field, value, allowed)
     return {k: v for k, v in value.items() if v is not None}
-
-
-def _str(name, field, value, maximum=4096):
-    if not isinstance(value, str):
-        raise _err("expected a string, got %r" % (value,), name, field)
-    if len(value) > maximum:
-        raise _err("longer than %d characters" % maximum, name, field)
-    return value
 
 
 def cpuset(name, field, value):
@@ -140,7 +132,7 @@ def graphics(name, field, value):
     port = None if port == "auto" else _int(name, field + ".port", port, 5900, 65535)
     password = value.get("password")
     if password is not None:
-        password = _str(name, field + ".password", str(password), 64)
+        password = _text(name, field + ".password", str(password), 64)
         if kind == "vnc" and len(password) > 8:
             raise _err("VNC uses at most 8 characters of a password; give 8 or fewer", name, field + ".password")
     return {"type": kind, "listen": listen, "port": port, "password": password}
@@ -244,7 +236,7 @@ _PARSERS = {
     "graphics": graphics,
     "video": lambda n, f, v: _choice(n, f, v, VIDEO_MODELS),
     "watchdog": watchdog,
-    "cpu_model": lambda n, f, v: _str(n, f, v, 64),
+    "cpu_model": lambda n, f, v: _text(n, f, v, 64),
     "cpu_features": cpu_features,
     "cpu_topology": cpu_topology,
     "vcpu_pins": vcpu_pins,
@@ -253,8 +245,8 @@ _PARSERS = {
     "hugepage_size": hugepage_size,
     "iothreads": lambda n, f, v: _int(n, f, v, 0, 1024),
     "hostdevs": hostdevs,
-    "title": lambda n, f, v: _str(n, f, v, 256),
-    "description": _str,
+    "title": lambda n, f, v: _text(n, f, v, 256),
+    "description": lambda n, f, v: _text(n, f, v, 4096),
     "tags": tags,
     "cpuset": cpuset,
 }
