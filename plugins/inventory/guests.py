@@ -55,7 +55,7 @@ options:
         C(name) (default C(host)), C(user), C(port), C(private_key_file), C(ssh_args) (a list
         of extra C(ssh) arguments, e.g. C([-o, StrictHostKeyChecking=accept-new])), C(python)
         (default C(python3)), C(lxc_path), C(xl_config_dir) (default C(/etc/xen)),
-        C(xl_save_dir) (default C(/var/lib/xen/save): a guest saved there shows as C(saved)), and
+        C(xl_save_dir) (default C(/var/lib/xen/save); a guest saved there shows as C(saved)), and
         C(local) (true runs the probe on this machine, without SSH).
     type: list
     elements: dict
