@@ -27,11 +27,15 @@ the mean host) and gives each the host where its arrival leaves the lowest peak 
 over the resources of used / capacity; ties: the lower sum of loads, then the name): the
 L-infinity member of the norm-based greedy heuristics of Panigrahy, Talwar, Uyeda and
 Wieder, "Heuristics for Vector Bin Packing" (2011). ``pack`` (fewest hosts) opens the hosts
-already in use and then those richest in the resources the guests need most, until their
-capacity covers the demand, balances the guests over them with the same
-norm-based greedy, and, while guests are left over, starts again with enough more hosts to hold them. Their
-bin-centric Dot Product heuristic was measured too (docs/benchmarks.md): it fills hosts one
-by one and used 12-25 % more hosts than the lower bound on mixed host sizes.
+already in use and the fewest more whose capacity covers the demand (trying the hosts by
+size weighted by the demand and by each resource first), fills them with their item-centric
+dot product (each guest, largest first, to the host whose room lines up best with its
+demand, weighted by how scarce each resource is), re-packs the hosts with the most room in
+each resource together with the guests left over while that leaves less over (a local
+search), opens one more host only when it does not, and at the end tries to empty the least
+loaded hosts into the others. Their bin-centric Dot Product (filling one host at a time)
+used 12-25 % more hosts than the lower bound on mixed host sizes; balancing the L-infinity
+greedy over the covering hosts 4-9 % more (docs/benchmarks.md).
 
 Stability: a guest already on a host (``current``) or pinned (``host``) stays there; only
 the others are placed, so adding a guest never moves another. ``rebalance`` places every
@@ -53,8 +57,10 @@ GIB = 1024 ** 3
 # the size given to a pool a host declares but has not created yet (not checked, not shown)
 UNKNOWN_POOL = float(2 ** 60)
 _EPS = 1e-9
-# pack opens hosts until their capacity covers the demand at this load
-_PACK_TARGET = 1.0
+# pack: the fill recomputes its weights every this many guests; the re-pack's group sizes and rounds
+_REWEIGH = 50
+_REPACK_SIZES = (1, 2, 3, 4, 6)
+_REPACK_ROUNDS = 200
 
 HOST_KEYS = ("name", "backends", "cpus", "memory_mib", "hugepages", "pools", "networks", "bridges", "used",
              "cpu_ratio", "memory_ratio", "disk_ratio", "reserved_memory_mib")
@@ -352,45 +358,181 @@ class Placement(object):
 
     # -- policies -----------------------------------------------------------------------
     def _pack(self, free, hosts):
-        """Open the fewest hosts (in-use first, then the richest in the scarce resource) whose
-        capacity covers the demand, balance the guests over them; one more host when a guest is left."""
+        """Fewest hosts: open the hosts in use and the fewest more whose capacity covers the
+        demand (``_cover``), fill them with the dot-product greedy (``_fill``), re-pack the hosts
+        with the most room in each resource when guests are left over (``_repack``), open one
+        more host only when that fails, and at the end try to empty the least loaded hosts
+        (``_close``). Only the guests placed in this call (``free``) are ever moved."""
         n = len(self.res)
-        total = [sum(h["cap"][i] for h in hosts) or 1.0 for i in range(n)]
-        demand = [sum(it.vec[i] for it in free) + sum(h["use"][i] for h in hosts) for i in range(n)]
-        need = [demand[i] / total[i] for i in range(n)]
+        opened, rest = self._cover(free, hosts)
+        movable = set(id(it) for it in free)
+        mean = [sum(h["cap"][i] for h in opened) / (len(opened) or 1) or 1.0 for i in range(n)]
+        left = self._repack(self._fill(free, opened), opened, movable, mean) if opened else list(free)
+        while left and rest:
+            demand = [sum(it.vec[i] for it in left) for i in range(n)]
+            h = min(rest, key=lambda h: (-sum(min(c, d) / d for c, d in zip(h["cap"], demand) if d), h["name"]))
+            rest.remove(h)
+            opened.append(h)
+            left = self._repack(self._fill(left, opened), opened, movable, mean)
+        if not left:
+            self._close(opened, movable, mean)
+        return left
+
+    def _cover(self, free, hosts):
+        """(opened, rest): the hosts in use, plus the fewest others whose capacity covers what
+        the free guests need beyond the room left on those; ``rest`` in the order to open more.
+        Orders tried: by the size weighted by the demand's share of each resource, and by each
+        resource first (the one that binds sets the count); the shortest cover wins."""
+        n = len(self.res)
+        inuse = [h for h in hosts if h["items"] or any(h["use"])]
+        idle = [h for h in hosts if not (h["items"] or any(h["use"]))]
+        demand = [sum(it.vec[i] for it in free) for i in range(n)]
+        room = [sum(max(h["cap"][i] - h["use"][i], 0.0) for h in inuse) for i in range(n)]
+        need = [max(0.0, d - r) for d, r in zip(demand, room)]
+        total = [sum(h["cap"][i] for h in idle) or 1.0 for i in range(n)]
+        weight = [need[i] / total[i] for i in range(n)]
 
         def size(h):
-            return sum(w * c / t for w, c, t in zip(need, h["cap"], total))
+            return sum(w * c / t for w, c, t in zip(weight, h["cap"], total))
 
-        order = sorted(hosts, key=lambda h: (0 if h["items"] or any(h["use"]) else 1, -size(h), h["name"]))
-        k, acc = 0, [0.0] * n
-        for h in order:
-            if all(acc[i] * _PACK_TARGET >= demand[i] for i in range(n)) and not (h["items"] or any(h["use"])):
-                break
-            acc = [a + c for a, c in zip(acc, h["cap"])]
-            k += 1
-        groups = {}
-        for it in free:
-            for a in it.anti:
-                groups[a] = groups.get(a, 0) + 1
-        k = max([k] + list(groups.values()))
-        saved = [(h["use"][:], set(h["anti"]), h["items"][:]) for h in hosts]
-        while True:
-            left = self._spread(free, order[:k])
-            if not left or k >= len(order):
-                return left
-            for h, (use, anti, its) in zip(hosts, saved):
-                h["use"], h["anti"], h["items"] = use[:], set(anti), its[:]
-            for it in free:
-                it.host = None
-            # enough more hosts to hold what was left over
-            more = [sum(it.vec[i] for it in left) for i in range(n)]
-            k += 1
-            while k < len(order) and any(m > _EPS for m in more):
-                more = [m - c for m, c in zip(more, order[k - 1]["cap"])]
-                if all(m <= _EPS for m in more):
-                    break
+        keys = [lambda h: (-size(h), h["name"])]
+        keys += [lambda h, r=r: (-h["cap"][r], -size(h), h["name"]) for r in range(n) if need[r] > 0]
+        best = None
+        for key in keys:
+            order = sorted(idle, key=key)
+            acc, k = [0.0] * n, 0
+            while k < len(order) and any(acc[i] + _EPS < need[i] for i in range(n)):
+                acc = [a + c for a, c in zip(acc, order[k]["cap"])]
                 k += 1
+            if best is None or k < best[0]:
+                best = (k, order)
+        k, order = best
+        return inuse + order[:k], order[k:]
+
+    def _fill(self, free, hosts):
+        """Item-centric dot product (Panigrahy et al. 2011): the guests by decreasing weighted
+        size, each to the host whose room lines up best with its demand (the largest sum over
+        the resources of weight x demand x room). The weight of a resource is the square of the
+        share of the room left that the guests still to place need, over the mean host's size
+        squared, recomputed every ``_REWEIGH`` guests: the scarce resource steers. Returns the
+        guests that fit nowhere."""
+        n = len(self.res)
+        mean = [sum(h["cap"][i] for h in hosts) / len(hosts) or 1.0 for i in range(n)]
+        remaining = [sum(it.vec[i] for it in free) for i in range(n)]
+        room = [sum(h["cap"][i] - h["use"][i] for h in hosts) for i in range(n)]
+
+        def weights():
+            return [((d / r) if r > _EPS else 1.0) ** 2 / (m * m) for d, r, m in zip(remaining, room, mean)]
+
+        wt = weights()
+        free = sorted(free, key=lambda it: (-sum(v * v * w for v, w in zip(it.vec, wt)), it.name))
+        elig_cache, left = {}, []
+        for j, item in enumerate(free):
+            if j and j % _REWEIGH == 0:
+                wt = weights()
+            vec = item.vec
+            dims = [i for i, v in enumerate(vec) if v]
+            key = (item.backends, item.networks, item.bridges, tuple(dims))
+            elig = elig_cache.get(key)
+            if elig is None:
+                elig = elig_cache[key] = [h for h in hosts if _eligible(item, h) is None]
+            best, best_key = None, None
+            for h in elig:
+                if item.anti and item.anti & h["anti"]:
+                    continue
+                cap, use = h["cap"], h["use"]
+                score = 0.0
+                for i in dims:
+                    free_i = cap[i] - use[i]
+                    if vec[i] > free_i + _EPS:
+                        break
+                    score += wt[i] * vec[i] * free_i
+                else:
+                    k = (-score, h["name"])
+                    if best_key is None or k < best_key:
+                        best, best_key = h, k
+            if best is None:
+                left.append(item)
+            else:
+                self._put(item, best, vec)
+                for i in dims:
+                    remaining[i] -= vec[i]
+                    room[i] -= vec[i]
+        return left
+
+    def _take(self, host, movable):
+        """Take the movable guests off ``host``; returns them."""
+        out = [it for it in host["items"] if id(it) in movable]
+        for it in out:
+            for i, v in enumerate(it.vec):
+                host["use"][i] -= v
+            it.host = None
+        if out:
+            host["items"] = [it for it in host["items"] if id(it) not in movable]
+            host["anti"] = set(a for it in host["items"] for a in it.anti)
+        return out
+
+    @staticmethod
+    def _save(hosts):
+        return [(h, h["use"][:], set(h["anti"]), h["items"][:]) for h in hosts]
+
+    @staticmethod
+    def _restore(saved, loose):
+        for h, use, anti, items in saved:
+            h["use"], h["anti"], h["items"] = use, anti, items
+            for it in items:
+                it.host = h["name"]
+        for it in loose:
+            it.host = None
+
+    def _repack(self, left, opened, movable, mean):
+        """Local search for left-over guests: take the movable guests off the ``t`` hosts with
+        the most room in each resource (t = 1, 2, 3, 4, 6), fill them again together with the
+        left-over guests, keep it when less is left over (by size), repeat while it helps."""
+        n = len(self.res)
+
+        def size(items):
+            return sum(v / m for it in items for v, m in zip(it.vec, mean))
+
+        for _round in range(_REPACK_ROUNDS):
+            if not left:
+                break
+            orders = [sorted(opened, key=lambda h, i=i: (-(h["cap"][i] - h["use"][i]) / mean[i], h["name"]))
+                      for i in range(n)]
+            better = False
+            for t in _REPACK_SIZES:
+                group = []
+                for order in orders:
+                    group.extend(h for h in order[:t] if h not in group)
+                if len(group) < 2:
+                    continue
+                saved = self._save(group)
+                pool = [it for h in group for it in self._take(h, movable)] + left
+                new_left = self._fill(pool, group)
+                if size(new_left) < size(left) - _EPS:
+                    left, better = new_left, True
+                    break
+                self._restore(saved, left)
+            if not better:
+                break
+        return left
+
+    def _close(self, opened, movable, mean):
+        """Try to empty the least loaded hosts: their movable guests to the other opened hosts
+        (the dot-product fill, then ``_repack``); keep it only when every guest found a place."""
+        def load(h):
+            return (sum(u / m for u, m in zip(h["use"], mean)), h["name"])
+
+        for h in sorted(opened, key=load):
+            if not h["items"] or any(id(it) not in movable for it in h["items"]):
+                continue
+            others = [o for o in opened if o is not h and o["items"]]
+            if not others:
+                continue
+            saved = self._save([h] + others)
+            if self._repack(self._fill(self._take(h, movable), others), others, movable, mean):
+                self._restore(saved, [])
+                break
 
     def _spread(self, free, hosts):
         """Largest first, each to the host where it leaves the lowest peak load."""
