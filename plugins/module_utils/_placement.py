@@ -80,7 +80,8 @@ def unit(resource):
 def show(resource, amount):
     """An amount of a resource for a message: '4 vcpus', '2048 MiB', '10.0 GiB', '512 pages'."""
     if resource.startswith("disk_"):
-        return "%.1f GiB" % (amount / float(GIB))
+        from ansible_collections.virtfleet.hypervisor.plugins.module_utils._units import human
+        return human(amount)
     if resource == "vcpus":
         return "%s vCPUs" % _num(amount)
     return "%s %s" % (_num(amount), unit(resource))
@@ -863,14 +864,16 @@ def current_hosts(hosts_facts, fleet=None):
 # -- admission on one host (the guest pipeline, _core) ----------------------------------
 def admit(host, others, demand, ratios=None):
     """Whether one host takes a guest's ``demand`` on top of ``others`` (what the other
-    running guests use), within its ratios. ``host``: {cpus, memory_mib, hugepages: {size:
-    {total}}} as the backend reads it; ``others`` and ``demand``: {vcpus, memory_mib,
-    hugepages_<size>}. Returns (ok, report, refusal): report per resource {capacity, used,
-    requested}; refusal the message naming the first resource past its capacity, or None."""
+    running guests use, and what the pools hold), within its ratios. ``host``: {cpus,
+    memory_mib, hugepages: {size: {total}}, pools: {name: capacity bytes}} as the backend reads
+    it; ``others`` and ``demand``: {vcpus, memory_mib, hugepages_<size>, disk_<pool>}. Returns
+    (ok, report, refusal): report per resource {capacity, used, requested}; refusal the message
+    naming the first resource past its capacity, or None."""
     ratios = dict(DEFAULTS, **{k: v for k, v in (ratios or {}).items() if v is not None})
     try:
         cap = host_capacity({"name": "this host", "cpus": host["cpus"], "memory_mib": host["memory_mib"],
-                             "hugepages": host.get("hugepages") or {}}, ratios)["capacity"]
+                             "hugepages": host.get("hugepages") or {},
+                             "pools": {k: v for k, v in (host.get("pools") or {}).items() if v}}, ratios)["capacity"]
     except SpecError as e:  # a host too small for its reserve: every growth is refused, saying why
         return False, {}, "%s: %s" % (e.field, e.msg)
     report, refusal = {}, None
@@ -882,6 +885,12 @@ def admit(host, others, demand, ratios=None):
         capacity = cap.get(res, 0)
         report[res] = {"capacity": capacity, "used": used, "requested": want}
         if want and used + want > capacity + _EPS and refusal is None:
+            if res.startswith("disk_"):
+                refusal = ("%s: pool %s has %s left of %s (%s allocated; capacity after disk_ratio %s) and the "
+                           "guest's new volumes need %s" % (
+                               res, res[len("disk_"):], show(res, max(capacity - used, 0)), show(res, capacity),
+                               show(res, used), _num(ratios["disk_ratio"]), show(res, want)))
+                continue
             refusal = ("%s: the host has %s of %s left (%s used by the other running guests; capacity after "
                        "cpu_ratio %s, memory_ratio %s, reserved_memory_mib %s) and the guest needs %s"
                        % (res, show(res, max(capacity - used, 0)), show(res, capacity), show(res, used),

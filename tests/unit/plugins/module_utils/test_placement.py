@@ -177,6 +177,27 @@ def test_admit_within_ratios_and_a_host_too_small_for_its_reserve():
     assert not ok and why.startswith("memory_mib: 480 MiB of memory leave nothing for guests after 512 MiB reserved")
 
 
+def test_admit_pools_within_disk_ratio():
+    host_ = {"cpus": 2, "memory_mib": 4608, "pools": {"vm": 10 * GIB}}
+    ok, report, why = pl.admit(host_, {"disk_vm": 6 * GIB}, {"disk_vm": 2 * GIB}, {"disk_ratio": 1.0})
+    assert ok and report["disk_vm"] == {"capacity": 10.0 * GIB, "used": 6 * GIB, "requested": 2 * GIB}
+    ok, _report, why = pl.admit(host_, {"disk_vm": 6 * GIB}, {"disk_vm": 2 * GIB}, {"disk_ratio": 0.7})
+    assert not ok and why == ("disk_vm: pool vm has 1.0 GiB left of 7.0 GiB (6.0 GiB allocated; capacity after "
+                              "disk_ratio 0.70) and the guest's new volumes need 2.0 GiB")
+
+
+def test_disk_demand_counts_created_and_grown_volumes_only():
+    from ansible_collections.virtfleet.hypervisor.plugins.module_utils._core import _disk_demand
+
+    def vol(action, size, current=None, pool="vm", kind="volume"):
+        return (None, {"kind": kind, "changed": action != "none", "action": action,
+                       "desired": {"pool": pool, "size": size}}, current)
+    p = {"children": [vol("create", 3 * GIB), vol("update", 5 * GIB, {"size": 4 * GIB}),
+                      vol("none", 9 * GIB, {"size": 9 * GIB}), vol("create", None),
+                      vol("create", GIB, pool="other"), vol("create", GIB, kind="cloud_init")]}
+    assert _disk_demand(p) == {"vm": 4 * GIB, "other": GIB}
+
+
 # -- pack's invariants on generated fleets (bench/placement.py's generator, smaller) -----------
 def _fleet(seed, n_hosts=12, n_guests=400):
     import random
