@@ -411,12 +411,16 @@ class Placement(object):
         return inuse + order[:k], order[k:]
 
     def _fill(self, free, hosts):
-        """Item-centric dot product (Panigrahy et al. 2011): the guests by decreasing weighted
-        size, each to the host whose room lines up best with its demand (the largest sum over
-        the resources of weight x demand x room). The weight of a resource is the square of the
-        share of the room left that the guests still to place need, over the mean host's size
-        squared, recomputed every ``_REWEIGH`` guests: the scarce resource steers. Returns the
-        guests that fit nowhere."""
+        """Item-centric dot product (Panigrahy et al. 2011), normalised: the guests by decreasing
+        weighted size, each to the host whose free room lines up best with its demand: the
+        largest sum over the resources of weight x demand x room, divided by the room's
+        weighted norm (the cosine of the angle between demand and room, up to the guest's own
+        norm). Dividing matters with hosts of mixed shapes: the plain dot product gives every
+        guest to the largest rooms, so memory-heavy guests fill CPU-rich hosts and the
+        memory-rich ones run out of vCPUs. The weight of a resource is the square of the share
+        of the room left that the guests still to place need, over the mean host's size
+        squared, recomputed every ``_REWEIGH`` guests: the scarce resource steers. Returns
+        the guests that fit nowhere."""
         n = len(self.res)
         mean = [sum(h["cap"][i] for h in hosts) / len(hosts) or 1.0 for i in range(n)]
         remaining = [sum(it.vec[i] for it in free) for i in range(n)]
@@ -449,7 +453,8 @@ class Placement(object):
                         break
                     score += wt[i] * vec[i] * free_i
                 else:
-                    k = (-score, h["name"])
+                    room_norm = math.sqrt(sum(wt[i] * (cap[i] - use[i]) ** 2 for i in range(n)))
+                    k = (-score / room_norm if room_norm > 0 else 0.0, h["name"])
                     if best_key is None or k < best_key:
                         best, best_key = h, k
             if best is None:
