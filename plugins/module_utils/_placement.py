@@ -29,13 +29,15 @@ L-infinity member of the norm-based greedy heuristics of Panigrahy, Talwar, Uyed
 Wieder, "Heuristics for Vector Bin Packing" (2011). ``pack`` (fewest hosts) opens the hosts
 already in use and the fewest more whose capacity covers the demand (trying the hosts by
 size weighted by the demand and by each resource first), fills them with their item-centric
-dot product (each guest, largest first, to the host whose room lines up best with its
-demand, weighted by how scarce each resource is), re-packs the hosts with the most room in
+dot product, normalised (each guest, largest first, to the host whose free room lines up
+best with its demand: the dot product over the room's norm, each resource weighted by how
+scarce it is), re-packs the hosts with the most room in
 each resource together with the guests left over while that leaves less over (a local
 search), opens one more host only when it does not, and at the end tries to empty the least
 loaded hosts into the others. Their bin-centric Dot Product (filling one host at a time)
 used 12-25 % more hosts than the lower bound on mixed host sizes; balancing the L-infinity
-greedy over the covering hosts 4-9 % more (docs/benchmarks.md).
+greedy over the covering hosts 4-9 % more; the plain (not normalised) dot product 0-5.5 %
+more; the shipped scheme 0-1.4 % (docs/benchmarks.md).
 
 Stability: a guest already on a host (``current``) or pinned (``host``) stays there; only
 the others are placed, so adding a guest never moves another. ``rebalance`` places every
@@ -430,11 +432,39 @@ class Placement(object):
             return [((d / r) if r > _EPS else 1.0) ** 2 / (m * m) for d, r, m in zip(remaining, room, mean)]
 
         wt = weights()
-        free = sorted(free, key=lambda it: (-sum(v * v * w for v, w in zip(it.vec, wt)), it.name))
-        elig_cache, left = {}, []
-        for j, item in enumerate(free):
+
+        def each(j):
             if j and j % _REWEIGH == 0:
-                wt = weights()
+                wt[:] = weights()
+
+        def score(vec, dims, h):
+            cap, use = h["cap"], h["use"]
+            dot = 0.0
+            for i in dims:
+                free_i = cap[i] - use[i]
+                if vec[i] > free_i + _EPS:
+                    return None
+                dot += wt[i] * vec[i] * free_i
+            room_norm = math.sqrt(sum(wt[i] * (cap[i] - use[i]) ** 2 for i in range(n)))
+            return -dot / room_norm if room_norm > 0 else 0.0
+
+        def placed(vec, dims):
+            for i in dims:
+                remaining[i] -= vec[i]
+                room[i] -= vec[i]
+
+        free = sorted(free, key=lambda it: (-sum(v * v * w for v, w in zip(it.vec, wt)), it.name))
+        return self._greedy(free, hosts, score, each, placed)
+
+    def _greedy(self, items, hosts, score, each=None, placed=None):
+        """Each item in turn to the eligible host (constraints, anti-affinity) of the lowest
+        ``score(vec, dims, host)`` (None: it does not fit there; ties: the host's name); returns
+        the items that fit nowhere. ``each(j)`` before the j-th item, ``placed(vec, dims)`` after
+        a placement. Items with equal constraints and resources share their eligibility check."""
+        elig_cache, left = {}, []
+        for j, item in enumerate(items):
+            if each is not None:
+                each(j)
             vec = item.vec
             dims = [i for i, v in enumerate(vec) if v]
             key = (item.backends, item.networks, item.bridges, tuple(dims))
@@ -445,25 +475,15 @@ class Placement(object):
             for h in elig:
                 if item.anti and item.anti & h["anti"]:
                     continue
-                cap, use = h["cap"], h["use"]
-                score = 0.0
-                for i in dims:
-                    free_i = cap[i] - use[i]
-                    if vec[i] > free_i + _EPS:
-                        break
-                    score += wt[i] * vec[i] * free_i
-                else:
-                    room_norm = math.sqrt(sum(wt[i] * (cap[i] - use[i]) ** 2 for i in range(n)))
-                    k = (-score / room_norm if room_norm > 0 else 0.0, h["name"])
-                    if best_key is None or k < best_key:
-                        best, best_key = h, k
+                k = score(vec, dims, h)
+                if k is not None and (best_key is None or (k, h["name"]) < best_key):
+                    best, best_key = h, (k, h["name"])
             if best is None:
                 left.append(item)
             else:
                 self._put(item, best, vec)
-                for i in dims:
-                    remaining[i] -= vec[i]
-                    room[i] -= vec[i]
+                if placed is not None:
+                    placed(vec, dims)
         return left
 
     def _take(self, host, movable):
@@ -546,45 +566,26 @@ class Placement(object):
         mean = [sum(h["cap"][i] for h in hosts) / len(hosts) or 1.0 for i in range(n)]
         free = sorted(free, key=lambda it: (-max(v / m for v, m in zip(it.vec, mean)), it.name))
         invs = {h["name"]: [1.0 / c if c else 0.0 for c in h["cap"]] for h in hosts}
-        elig_cache = {}
-        left = []
-        for item in free:
-            key = (item.backends, item.networks, item.bridges, tuple(i for i, v in enumerate(item.vec) if v))
-            elig = elig_cache.get(key)
-            if elig is None:
-                elig = elig_cache[key] = [h for h in hosts if _eligible(item, h) is None]
-            dims = [i for i, v in enumerate(item.vec) if v]
-            vec = item.vec
-            best, best_key = None, None
-            for h in elig:
-                if item.anti and item.anti & h["anti"]:
-                    continue
-                cap, use, inv = h["cap"], h["use"], invs[h["name"]]
-                peak, total, ok = 0.0, 0.0, True
-                for i in dims:
-                    u = use[i] + vec[i]
-                    if u > cap[i] + _EPS:
-                        ok = False
-                        break
-                    x = u * inv[i]
-                    total += x
+
+        def score(vec, dims, h):
+            cap, use, inv = h["cap"], h["use"], invs[h["name"]]
+            peak, total = 0.0, 0.0
+            for i in dims:
+                u = use[i] + vec[i]
+                if u > cap[i] + _EPS:
+                    return None
+                x = u * inv[i]
+                total += x
+                if x > peak:
+                    peak = x
+            for i in range(n):
+                if i not in dims and inv[i]:
+                    x = use[i] * inv[i]
                     if x > peak:
                         peak = x
-                if not ok:
-                    continue
-                for i in range(n):
-                    if i not in dims and inv[i]:
-                        x = use[i] * inv[i]
-                        if x > peak:
-                            peak = x
-                k = (peak, total)
-                if best_key is None or k < best_key:
-                    best, best_key = h, k
-            if best is None:
-                left.append(item)
-            else:
-                self._put(item, best, vec)
-        return left
+            return (peak, total)
+
+        return self._greedy(free, hosts, score)
 
     # -- errors -------------------------------------------------------------------------
     def _infeasible(self, item):

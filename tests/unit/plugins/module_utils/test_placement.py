@@ -206,7 +206,7 @@ def _fleet(seed, n_hosts=12, n_guests=400):
     flavors = [(1, 512), (1, 1024), (1, 2048), (2, 2048), (2, 4096), (4, 4096), (4, 8192), (8, 16384),
                (16, 32768), (16, 65536)]
     hosts = [host("h%02d" % i, cpus=c, mem=g * 1024 + 512, pools={"default": 4096 * GIB})
-             for i, (c, g) in enumerate(rng.choice(shapes) for _ in range(n_hosts))]
+             for i, (c, g) in enumerate(rng.choice(shapes) for _i in range(n_hosts))]
     guests, total = [], 0
     budget = 0.85 * sum(h["memory_mib"] - 512 for h in hosts)
     for i in range(n_guests):
