@@ -82,14 +82,17 @@ options:
         refused for CPUs or memory.
       - A guest whose disks create or grow volumes (their C(size)) is refused when a pool would then
         hold more than its capacity x O(disk_ratio) (what the pool has allocated plus the new sizes,
-        the full virtual size of a sparse volume counted), whether it runs or not. A refused guest changes nothing at all (not its volumes either) and fails alone,
+        the full virtual size of a sparse volume counted), whether it runs or not.
+      - A refused guest changes nothing at all (not its volumes either) and fails alone,
         its result saying which resource is short; the result of every checked guest carries
         C(capacity) (per resource C(capacity), C(used) by the other running guests or allocated in
         the pool, C(requested); a pool as C(disk_<pool>) in bytes).
       - Only running (and paused) guests count, defined but stopped ones hold no CPU or memory.
         M(virtfleet.hypervisor.place) plans with every guest instead.
-      - The xl and lxc backends do not read the host for this yet; their guests are not checked
-        (C(capacity.checked=false)).
+      - Backend xl reads C(xl info) (C(nr_cpus), C(total_memory)) and C(xl list) (every domain
+        but Domain-0); when Domain-0's memory is fixed (no autoballoon) a guest is also never
+        admitted past Xen's C(free_memory), Xen does not overcommit. Backend lxc reads this machine's
+        CPUs and memory and the running containers' limits.
     type: bool
     default: true
   cpu_ratio:

@@ -298,6 +298,7 @@ class Run(object):
             use[name] = _placement.guest_use(vcpus, memory, hugepages)
         total = _add({}, use.values())
         stored = {"disk_" + name: alloc for name, (_cap, alloc) in (space or {}).items()}
+        free = host_res.get("free_memory_mib")  # a hypervisor that does not overcommit (xl)
         for p, grows, disk in checked:
             d = p["desired"]
             demand = _placement.guest_use(d.get("vcpus"), d.get("memory"), d.get("hugepages")) if grows else {}
@@ -305,13 +306,16 @@ class Run(object):
             mine = use.get(p["name"], {}) if grows else {}
             others = {res: amount - mine.get(res, 0) for res, amount in total.items() if amount - mine.get(res, 0)}
             others.update(stored)
-            ok, report, refusal = _placement.admit(host_res, others, demand, self.capacity)
+            this_host = host_res if free is None else dict(host_res, free_memory_mib=free + mine.get("memory_mib", 0))
+            ok, report, refusal = _placement.admit(this_host, others, demand, self.capacity)
             p["capacity"] = dict(report, checked=True)
             if ok:
                 if grows:
                     run = {r: v for r, v in demand.items() if not r.startswith("disk_")}
                     total = _add({r: v for r, v in others.items() if not r.startswith("disk_")}, [run])
                     use[p["name"]] = run
+                    if free is not None:
+                        free -= run.get("memory_mib", 0) - mine.get("memory_mib", 0)
                 stored = _add(stored, [{r: v for r, v in demand.items() if r.startswith("disk_")}])
                 continue
             err = SpecError("refused, %s (nothing was changed; a larger ratio, a stopped guest, a smaller "

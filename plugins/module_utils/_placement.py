@@ -871,8 +871,9 @@ def current_hosts(hosts_facts, fleet=None):
 def admit(host, others, demand, ratios=None):
     """Whether one host takes a guest's ``demand`` on top of ``others`` (what the other
     running guests use, and what the pools hold), within its ratios. ``host``: {cpus,
-    memory_mib, hugepages: {size: {total}}, pools: {name: capacity bytes}} as the backend reads
-    it; ``others`` and ``demand``: {vcpus, memory_mib, hugepages_<size>, disk_<pool>}. Returns
+    memory_mib, hugepages: {size: {total}}, pools: {name: capacity bytes}, free_memory_mib
+    (optional: a hypervisor that never overcommits, Xen; the guest's own memory included when
+    it grows)} as the backend reads it; ``others`` and ``demand``: {vcpus, memory_mib, hugepages_<size>, disk_<pool>}. Returns
     (ok, report, refusal): report per resource {capacity, used, requested}; refusal the message
     naming the first resource past its capacity, or None."""
     ratios = dict(DEFAULTS, **{k: v for k, v in (ratios or {}).items() if v is not None})
@@ -882,6 +883,9 @@ def admit(host, others, demand, ratios=None):
                              "pools": {k: v for k, v in (host.get("pools") or {}).items() if v}}, ratios)["capacity"]
     except SpecError as e:  # a host too small for its reserve: every growth is refused, saying why
         return False, {}, "%s: %s" % (e.field, e.msg)
+    free = host.get("free_memory_mib")
+    if free is not None and "memory_mib" in cap:  # Xen: never past what the hypervisor has free
+        cap["memory_mib"] = min(cap["memory_mib"], others.get("memory_mib", 0) + max(free, 0))
     report, refusal = {}, None
     for res in sorted(set(demand) | set(cap)):
         want = demand.get(res, 0)
@@ -890,6 +894,8 @@ def admit(host, others, demand, ratios=None):
         used = others.get(res, 0)
         capacity = cap.get(res, 0)
         report[res] = {"capacity": capacity, "used": used, "requested": want}
+        if res == "memory_mib" and free is not None:
+            report[res]["hypervisor_free"] = free
         if want and used + want > capacity + _EPS and refusal is None:
             if res.startswith("disk_"):
                 refusal = ("%s: pool %s has %s left of %s (%s allocated; capacity after disk_ratio %s) and the "
@@ -898,10 +904,12 @@ def admit(host, others, demand, ratios=None):
                                show(res, used), _num(ratios["disk_ratio"]), show(res, want)))
                 continue
             refusal = ("%s: the host has %s of %s left (%s used by the other running guests; capacity after "
-                       "cpu_ratio %s, memory_ratio %s, reserved_memory_mib %s) and the guest needs %s"
+                       "cpu_ratio %s, memory_ratio %s, reserved_memory_mib %s%s) and the guest needs %s"
                        % (res, show(res, max(capacity - used, 0)), show(res, capacity), show(res, used),
                           _num(ratios["cpu_ratio"]), _num(ratios["memory_ratio"]),
-                          _num(ratios["reserved_memory_mib"]), show(res, want)))
+                          _num(ratios["reserved_memory_mib"]),
+                          ", and no more than the %s the hypervisor has free" % show(res, free)
+                          if res == "memory_mib" and free is not None else "", show(res, want)))
     return refusal is None, report, refusal
 
 
