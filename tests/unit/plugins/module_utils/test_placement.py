@@ -265,3 +265,12 @@ def test_pack_known_optimum_needs_shape_matching():
     r = pl.place(hosts, guests, "pack")
     assert r["hosts_used"] == 2 == pl.lower_bound_hosts(hosts, guests)
     _check_fits(hosts, guests, r)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_spread_fits_keeps_anti_affinity_and_stays_near_the_ideal(seed):
+    hosts, guests = _fleet(seed)
+    r = pl.place(hosts, guests, "spread")
+    _check_fits(hosts, guests, r)
+    assert r["peak_load"] <= 1.05 * pl.ideal_peak(hosts, guests)
+    assert pl.place(hosts, list(reversed(guests)), "spread") == r
