@@ -437,7 +437,7 @@ class Placement(object):
             if j and j % _REWEIGH == 0:
                 wt[:] = weights()
 
-        def score(vec, dims, h):
+        def score(vec, dims, h, _best):
             cap, use = h["cap"], h["use"]
             dot = 0.0
             for i in dims:
@@ -458,7 +458,8 @@ class Placement(object):
 
     def _greedy(self, items, hosts, score, each=None, placed=None):
         """Each item in turn to the eligible host (constraints, anti-affinity) of the lowest
-        ``score(vec, dims, host)`` (None: it does not fit there; ties: the host's name); returns
+        ``score(vec, dims, host, best)`` (None: it does not fit there, or cannot beat ``best``,
+        the (score, name) of the best host so far; ties: the host's name); returns
         the items that fit nowhere. ``each(j)`` before the j-th item, ``placed(vec, dims)`` after
         a placement. Items with equal constraints and resources share their eligibility check."""
         elig_cache, left = {}, []
@@ -475,7 +476,7 @@ class Placement(object):
             for h in elig:
                 if item.anti and item.anti & h["anti"]:
                     continue
-                k = score(vec, dims, h)
+                k = score(vec, dims, h, best_key)
                 if k is not None and (best_key is None or (k, h["name"]) < best_key):
                     best, best_key = h, (k, h["name"])
             if best is None:
@@ -572,7 +573,7 @@ class Placement(object):
         free = sorted(free, key=lambda it: (-max(v / m for v, m in zip(it.vec, mean)), it.name))
         invs = {h["name"]: [1.0 / c if c else 0.0 for c in h["cap"]] for h in hosts}
 
-        def score(vec, dims, h):
+        def score(vec, dims, h, best):
             cap, use, inv = h["cap"], h["use"], invs[h["name"]]
             peak, dot, norm = 0.0, 0.0, 0.0
             for i in dims:
@@ -584,11 +585,14 @@ class Placement(object):
                     peak = x
                 dot += vec[i] * (cap[i] - use[i]) * inv[i] * inv[i]
             for i in range(n):
+                if inv[i] and i not in dims and use[i] * inv[i] > peak:
+                    peak = use[i] * inv[i]
+            if best is not None and peak > best[0][0]:
+                return None  # cannot beat the best host so far: no need for the tie-break
+            for i in range(n):
                 if inv[i]:
                     room = 1.0 - use[i] * inv[i]
                     norm += room * room
-                    if i not in dims and 1.0 - room > peak:
-                        peak = 1.0 - room
             return (peak, -dot / math.sqrt(norm) if norm > 0 else 0.0)
 
         return self._greedy(free, hosts, score)
