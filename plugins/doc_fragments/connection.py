@@ -79,13 +79,20 @@ options:
         pools, x O(memory_ratio); free hugepages for a C(hugepages) guest).
       - Checked for each guest that would run with more vCPUs or memory than now (a new or started
         guest, a larger C(vcpus) or C(memory)); a shrink, an unchanged or a stopped guest is never
-        refused. A refused guest changes nothing at all (not its volumes either) and fails alone,
+        refused for CPUs or memory.
+      - A guest whose disks create or grow volumes (their C(size)) is refused when a pool would then
+        hold more than its capacity x O(disk_ratio) (what the pool has allocated plus the new sizes,
+        the full virtual size of a sparse volume counted), whether it runs or not.
+      - A refused guest changes nothing at all (not its volumes either) and fails alone,
         its result saying which resource is short; the result of every checked guest carries
-        C(capacity) (per resource C(capacity), C(used) by the other running guests, C(requested)).
+        C(capacity) (per resource C(capacity), C(used) by the other running guests or allocated in
+        the pool, C(requested); a pool as C(disk_<pool>) in bytes).
       - Only running (and paused) guests count, defined but stopped ones hold no CPU or memory.
         M(virtfleet.hypervisor.place) plans with every guest instead.
-      - The xl and lxc backends do not read the host for this yet; their guests are not checked
-        (C(capacity.checked=false)).
+      - Backend xl reads C(xl info) (C(nr_cpus), C(total_memory)) and C(xl list) (every domain
+        but Domain-0); when Domain-0's memory is fixed (no autoballoon) a guest is also never
+        admitted past Xen's C(free_memory), Xen does not overcommit. Backend lxc reads this machine's
+        CPUs and memory and the running containers' limits.
     type: bool
     default: true
   cpu_ratio:
@@ -94,6 +101,10 @@ options:
     default: 4.0
   memory_ratio:
     description: Guest memory per MiB of host memory for O(capacity_check).
+    type: float
+    default: 1.0
+  disk_ratio:
+    description: Volume bytes per byte of a storage pool's capacity for O(capacity_check) (Nova's default).
     type: float
     default: 1.0
   reserved_memory_mib:

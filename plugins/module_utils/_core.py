@@ -266,41 +266,60 @@ class Run(object):
     def _admit(self, kind, work):
         """capacity_check: a plan that would run a guest with more vCPUs or memory than now
         (create, start, growth) is admitted only if the host's running guests stay within its
-        ratios; a refused plan fails alone, before anything of it (its volumes included) is
-        applied. Admitted guests count for the next ones of the same call."""
-        growing = [(p, c) for p, c, _k in work if p["changed"] and _grows(p, c)]
-        if not growing:
+        ratios, and one that creates or grows volumes only if their pools stay within
+        ``disk_ratio`` of their capacity; a refused plan fails alone, before anything of it
+        (its volumes included) is applied. Admitted guests count for the next ones of the same call."""
+        checked = []
+        for p, c, _k in work:
+            if p["changed"] and not p.get("failed"):
+                grows, disk = _grows(p, c), _disk_demand(p)
+                if grows or disk:
+                    checked.append((p, grows, disk))
+        if not checked:
             return
+        pools = sorted({pool for _p, _g, disk in checked for pool in disk})
         try:
             host_res = kind.backend.host_resources()
             running = kind.backend.running_use() if host_res is not None else None
+            space = (kind.backend.pool_space(pools) if pools else {}) if host_res is not None else None
         except Exception as e:  # pylint: disable=broad-except
             err = _wrap(e, None, "reading the host for capacity_check", self.kind_name)
-            for p, _c in growing:
+            for p, _g, _d in checked:
                 p["failed"], p["msg"] = True, str(err)
                 self.errors.append(type(err)(err.msg, p["name"], "capacity_check", kind="guest", **err.details))
             return
         if host_res is None:
-            for p, _c in growing:
+            for p, _g, _d in checked:
                 p["capacity"] = {"checked": False}
             return
+        host_res = dict(host_res, pools={name: cap for name, (cap, _alloc) in (space or {}).items()})
         use = {}
         for name, (vcpus, memory, hugepages) in running.items():
             use[name] = _placement.guest_use(vcpus, memory, hugepages)
         total = _add({}, use.values())
-        for p, _c in growing:
+        stored = {"disk_" + name: alloc for name, (_cap, alloc) in (space or {}).items()}
+        free = host_res.get("free_memory_mib")  # a hypervisor that does not overcommit (xl)
+        for p, grows, disk in checked:
             d = p["desired"]
-            demand = _placement.guest_use(d.get("vcpus"), d.get("memory"), d.get("hugepages"))
-            mine = use.get(p["name"], {})
+            demand = _placement.guest_use(d.get("vcpus"), d.get("memory"), d.get("hugepages")) if grows else {}
+            demand.update(("disk_" + pool, float(n)) for pool, n in disk.items() if pool in (space or {}))
+            mine = use.get(p["name"], {}) if grows else {}
             others = {res: amount - mine.get(res, 0) for res, amount in total.items() if amount - mine.get(res, 0)}
-            ok, report, refusal = _placement.admit(host_res, others, demand, self.capacity)
+            others.update(stored)
+            this_host = host_res if free is None else dict(host_res, free_memory_mib=free + mine.get("memory_mib", 0))
+            ok, report, refusal = _placement.admit(this_host, others, demand, self.capacity)
             p["capacity"] = dict(report, checked=True)
             if ok:
-                total = _add(others, [demand])
-                use[p["name"]] = demand
+                if grows:
+                    run = {r: v for r, v in demand.items() if not r.startswith("disk_")}
+                    total = _add({r: v for r, v in others.items() if not r.startswith("disk_")}, [run])
+                    use[p["name"]] = run
+                    if free is not None:
+                        free -= run.get("memory_mib", 0) - mine.get("memory_mib", 0)
+                stored = _add(stored, [{r: v for r, v in demand.items() if r.startswith("disk_")}])
                 continue
-            err = SpecError("refused, %s (nothing was changed; a larger ratio, a stopped guest or "
-                            "capacity_check=false lets it through)" % refusal, p["name"], "capacity_check")
+            err = SpecError("refused, %s (nothing was changed; a larger ratio, a stopped guest, a smaller "
+                            "disk or capacity_check=false lets it through)" % refusal, p["name"], "capacity_check")
             p["failed"], p["msg"], p["changed"] = True, str(err), False
             self.errors.append(err)
 
@@ -362,6 +381,20 @@ class Run(object):
                 before[p["name"]] = k.before(current)
                 after[p["name"]] = k.after(p, current)
         return results, before, after
+
+
+def _disk_demand(p):
+    """{pool: bytes} a guest plan adds to its pools: the size of each volume it creates, the
+    growth of each it grows (a volume converted from a file without a size is not counted)."""
+    out = {}
+    for _handler, sub, current in p.get("children") or ():
+        v = sub["desired"]
+        if sub["kind"] != "volume" or not sub["changed"] or not v.get("size"):
+            continue
+        add = v["size"] - ((current or {}).get("size") or 0) if sub["action"] in ("create", "update") else 0
+        if add > 0:
+            out[v["pool"]] = out.get(v["pool"], 0) + add
+    return out
 
 
 def _grows(p, current):
@@ -463,7 +496,7 @@ def run(module, kind, raws, single=False, prune=False, prune_storage=False):
     handler = GuestKind(backend, module.params["restart"]) if kind == "guest" else KINDS[kind](backend)
     capacity = None
     if kind == "guest" and module.params.get("capacity_check"):
-        capacity = {k: module.params[k] for k in ("cpu_ratio", "memory_ratio", "reserved_memory_mib")}
+        capacity = {k: module.params.get(k) for k in ("cpu_ratio", "memory_ratio", "disk_ratio", "reserved_memory_mib")}
     pipeline = Run(module, kind, capacity)
     try:
         results, before, after = pipeline.converge(

@@ -71,6 +71,7 @@ CAPACITY = {
     "capacity_check": {"type": "bool", "default": True},
     "cpu_ratio": {"type": "float", "default": 4.0},
     "memory_ratio": {"type": "float", "default": 1.0},
+    "disk_ratio": {"type": "float", "default": 1.0},
     "reserved_memory_mib": {"type": "int", "default": 512},
 }
 

@@ -135,6 +135,47 @@ def test_admission_refuses_a_guest_past_the_cpu_ratio(fleet):
     assert "capacity" not in result["results"][0]
 
 
+def test_admission_refuses_volumes_past_the_disk_ratio(fleet, tmp_path):
+    """A small dir pool (its capacity x disk_ratio leaves 2 GiB over what it holds): a guest
+    whose new volume needs 30 GiB is refused, naming guest, pool and numbers, nothing of it
+    made; a guest of the same call with a 64 MiB volume is created with its volume."""
+    hs, conns = fleet
+    conn = conns[1]
+    pool_dir = tmp_path / "pool"
+    pool_dir.mkdir()
+    pool = conn.storagePoolCreateXML("<pool type='dir'><name>%s-disk</name><target><path>%s</path></target></pool>"
+                                     % (FLEET, pool_dir), 0)
+    try:
+        _state, capacity, allocation, _avail = pool.info()
+        ratio = (allocation + 2.0 * 1024 ** 3) / capacity
+        big = dict(TINY, name=FLEET + "-bigdisk",
+                   disks=[{"volume": FLEET + "-bigdisk.qcow2", "pool": FLEET + "-disk", "size": "30GiB"}])
+        small = dict(TINY, name=FLEET + "-smalldisk",
+                     disks=[{"volume": FLEET + "-smalldisk.qcow2", "pool": FLEET + "-disk", "size": "64MiB"}])
+        args = {"uri": hs[1].uri, "fleet": FLEET, "guests": [big, small], "disk_ratio": ratio}
+        result = run_module("guests", args)
+        assert result["failed"] and result["failed_guests"] == [FLEET + "-bigdisk"], result
+        res = {r["name"]: r for r in result["results"]}
+        msg = res[FLEET + "-bigdisk"]["msg"]
+        assert ("guest '%s-bigdisk': capacity_check: refused, disk_%s-disk: pool %s-disk has" % (FLEET, FLEET, FLEET)
+                in msg) and "the guest's new volumes need 30.0 GiB" in msg, msg
+        report = res[FLEET + "-bigdisk"]["capacity"]["disk_%s-disk" % FLEET]
+        assert report["requested"] == 30 * 1024 ** 3 and report["capacity"] == pytest.approx(capacity * ratio)
+        assert res[FLEET + "-smalldisk"]["capacity"]["disk_%s-disk" % FLEET]["requested"] == 64 * 1024 ** 2
+        assert FLEET + "-bigdisk" not in names(conn) and FLEET + "-smalldisk" in names(conn)
+        pool.refresh(0)
+        assert sorted(pool.listVolumes()) == [FLEET + "-smalldisk.qcow2"]
+    finally:
+        for name in (FLEET + "-smalldisk", FLEET + "-bigdisk"):
+            try:
+                conn.lookupByName(name).undefine()
+            except libvirt.libvirtError:
+                pass
+        for vol in pool.listAllVolumes(0):
+            vol.delete(0)
+        pool.destroy()
+
+
 def chromium(*args):
     """Debian's chromium, headless (as root it needs --no-sandbox); returns stdout."""
     proc = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",

@@ -222,6 +222,11 @@ def test_pv_guest_create_noop_absent(dom0):
     assert c["c_info"]["type"] == "pv" and c["b_info"]["target_memkb"] == 96 * 1024
     assert dom0.ssh(f"stat -c %a /etc/xen/{name}.cfg").strip() == "600"
     assert 'virtfleet_fleet = "default"' in dom0.cfg(name)
+    # admitted through `xl info` (the lab fixes dom0_mem: Xen's free memory bounds it)
+    nr_cpus = int(re.search(r"^nr_cpus\s*:\s*(\d+)", dom0.ssh("xl info"), re.M).group(1))
+    cap = r["results"][0]["capacity"]
+    assert cap["checked"] and cap["vcpus"]["capacity"] == nr_cpus * 4.0, cap
+    assert cap["memory_mib"]["requested"] == 96 and cap["memory_mib"]["hypervisor_free"] >= 96, cap
     before = dom0.snapshot()
 
     r = ok(dom0.guest(spec))
@@ -234,6 +239,11 @@ def test_pv_guest_create_noop_absent(dom0):
     assert name not in dom0.domains() and dom0.cfg(name) is None
     r = ok(dom0.guest(dict(spec, state="absent")))
     assert not r["changed"]
+    # more memory than Xen has free: refused before anything is written or started
+    r = dom0.guest(dict(spec, memory=4096))
+    assert r["rc"] != 0 and "capacity_check: refused, memory_mib:" in r["msg"], r
+    assert "the hypervisor has free" in r["msg"], r["msg"]
+    assert name not in dom0.domains() and dom0.cfg(name) is None
 
 
 def test_inventory_plugin_reads_the_dom0_over_ssh(dom0, tmp_path):

@@ -105,5 +105,10 @@ class GuestBackend(object):
         host, whichever fleet or tool defined them; None when this backend cannot tell."""
         return None
 
+    def pool_space(self, names):
+        """{pool: (capacity bytes, allocation bytes)} of the named storage pools that exist and
+        are active (for ``capacity_check``'s ``disk_ratio``); the others are left out."""
+        return {}
+
     def close(self):
         pass

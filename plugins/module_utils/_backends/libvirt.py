@@ -200,6 +200,18 @@ class LibvirtBackend(GuestBackend):
             out[name] = (g["vcpus"], g["memory"], bool(g["hugepages"]))
         return out
 
+    def pool_space(self, names):
+        out = {}
+        for name in names:
+            try:
+                pool = self.conn.storagePoolLookupByName(name)
+            except libvirt.libvirtError:
+                continue  # not there: the volume's own check names it
+            info = self.call("read pool %s" % name, pool.info)
+            if info[0] == libvirt.VIR_STORAGE_POOL_RUNNING:
+                out[name] = (info[1], info[2])
+        return out
+
     def managed_names(self, fleet):
         """Names of guests that carry virtfleet's marker for ``fleet`` (candidates for prune)."""
         out = []

@@ -17,6 +17,7 @@ mode: the runner decides whether ``apply`` runs at all.
 from __future__ import annotations
 
 import os
+import re
 
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import (
     BackendError, SpecError)
@@ -28,6 +29,8 @@ from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends imp
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends.base import GuestBackend
 
 DOM0 = "Domain-0"
+XL_CONF = "/etc/xen/xl.conf"
+AUTOBALLOON_RE = re.compile(r"""^\s*autoballoon\s*=\s*["']?(\w+)["']?\s*(#.*)?$""")
 #: where ``xl save`` writes a saved guest's state file, <dir>/<name>.save (the directory
 #: Debian's xendomains uses for XENDOMAINS_SAVE)
 DEFAULT_SAVE_DIR = "/var/lib/xen/save"
@@ -67,6 +70,7 @@ class XlBackend(GuestBackend):
         self._list = None
         self._json = None
         self._info = None
+        self.xl_conf = XL_CONF
 
     # -- commands ----------------------------------------------------------------
     def xl_path(self):
@@ -151,6 +155,48 @@ class XlBackend(GuestBackend):
             return int(self.info().get("nr_cpus") or 0)
         except ValueError:
             return 0
+
+    def host_resources(self):
+        """``xl info``: the host's CPUs (``nr_cpus``) and memory (``total_memory``), as
+        host_facts gives them to ``place``; and, when Domain-0's memory is fixed (no
+        autoballoon), ``free_memory``: Xen does not overcommit, so admission never lets a guest
+        past what it has free. With autoballoon xl takes a new guest's memory from Domain-0,
+        so the free figure says nothing and only the ratios apply (``reserved_memory_mib``
+        standing for what Domain-0 keeps)."""
+        info = self.info()
+        try:
+            out = {"cpus": int(info["nr_cpus"]), "memory_mib": int(info["total_memory"]), "hugepages": {}}
+            if not self.autoballoon():
+                out["free_memory_mib"] = int(info["free_memory"])
+        except (KeyError, ValueError):
+            raise BackendError("cannot read nr_cpus, total_memory and free_memory from `xl info` (got %s)"
+                               % ", ".join("%s=%r" % (k, info.get(k)) for k in ("nr_cpus", "total_memory", "free_memory")),
+                               None, "capacity_check")
+        return out
+
+    def autoballoon(self):
+        """Whether xl balloons Domain-0 down to make room for a guest: xl.conf's ``autoballoon``
+        (on/off/1/0), else "auto": on unless Xen's command line fixes ``dom0_mem``."""
+        try:
+            with open(self.xl_conf) as f:
+                text = f.read()
+        except (IOError, OSError):
+            text = ""
+        setting = "auto"
+        for line in text.splitlines():
+            m = AUTOBALLOON_RE.match(line)
+            if m:
+                setting = m.group(1).lower()
+        if setting in ("on", "1"):
+            return True
+        if setting in ("off", "0"):
+            return False
+        return "dom0_mem=" not in (self.info().get("xen_commandline") or "")
+
+    def running_use(self):
+        """Every domain but Domain-0 (``xl list``: what Xen has given it, running, paused or on
+        its way down: it holds its memory until it is gone)."""
+        return {name: (d["vcpus"], d["memory"], False) for name, d in sorted(self.domains().items()) if name != DOM0}
 
     def scheduler(self, name=None):
         """The scheduler that runs guest ``name`` (its cpupool's, read from ``xl list -l``),

@@ -175,3 +175,102 @@ def test_admit_within_ratios_and_a_host_too_small_for_its_reserve():
     assert not ok and why.startswith("vcpus: the host has 1 vCPUs of 8 vCPUs left")
     ok, _report, why = pl.admit({"cpus": 1, "memory_mib": 480}, {}, {"vcpus": 1, "memory_mib": 32})
     assert not ok and why.startswith("memory_mib: 480 MiB of memory leave nothing for guests after 512 MiB reserved")
+
+
+def test_admit_pools_within_disk_ratio():
+    host_ = {"cpus": 2, "memory_mib": 4608, "pools": {"vm": 10 * GIB}}
+    ok, report, why = pl.admit(host_, {"disk_vm": 6 * GIB}, {"disk_vm": 2 * GIB}, {"disk_ratio": 1.0})
+    assert ok and report["disk_vm"] == {"capacity": 10.0 * GIB, "used": 6 * GIB, "requested": 2 * GIB}
+    ok, _report, why = pl.admit(host_, {"disk_vm": 6 * GIB}, {"disk_vm": 2 * GIB}, {"disk_ratio": 0.7})
+    assert not ok and why == ("disk_vm: pool vm has 1.0 GiB left of 7.0 GiB (6.0 GiB allocated; capacity after "
+                              "disk_ratio 0.70) and the guest's new volumes need 2.0 GiB")
+
+
+def test_disk_demand_counts_created_and_grown_volumes_only():
+    from ansible_collections.virtfleet.hypervisor.plugins.module_utils._core import _disk_demand
+
+    def vol(action, size, current=None, pool="vm", kind="volume"):
+        return (None, {"kind": kind, "changed": action != "none", "action": action,
+                       "desired": {"pool": pool, "size": size}}, current)
+    p = {"children": [vol("create", 3 * GIB), vol("update", 5 * GIB, {"size": 4 * GIB}),
+                      vol("none", 9 * GIB, {"size": 9 * GIB}), vol("create", None),
+                      vol("create", GIB, pool="other"), vol("create", GIB, kind="cloud_init")]}
+    assert _disk_demand(p) == {"vm": 4 * GIB, "other": GIB}
+
+
+# -- pack's invariants on generated fleets (bench/placement.py's generator, smaller) -----------
+def _fleet(seed, n_hosts=12, n_guests=400):
+    import random
+    rng = random.Random(seed)
+    shapes = [(32, 128), (32, 256), (48, 192), (64, 256), (64, 512), (96, 384)]
+    flavors = [(1, 512), (1, 1024), (1, 2048), (2, 2048), (2, 4096), (4, 4096), (4, 8192), (8, 16384),
+               (16, 32768), (16, 65536)]
+    hosts = [host("h%02d" % i, cpus=c, mem=g * 1024 + 512, pools={"default": 4096 * GIB})
+             for i, (c, g) in enumerate(rng.choice(shapes) for _i in range(n_hosts))]
+    guests, total = [], 0
+    budget = 0.85 * sum(h["memory_mib"] - 512 for h in hosts)
+    for i in range(n_guests):
+        v, m = rng.choice(flavors)
+        if total + m > budget:
+            break
+        total += m
+        g = guest("g%04d" % i, vcpus=v, mem=m, disks={"default": rng.choice((10, 20, 40)) * GIB})
+        if i % 10 < 3:
+            g["anti_affinity"] = "grp%d" % (i // 10 % 7)
+        guests.append(g)
+    return hosts, guests
+
+
+def _check_fits(hosts, guests, r):
+    by = {g["name"]: g for g in guests}
+    for name, h in r["hosts"].items():
+        for res, used in h["used"].items():
+            assert used <= h["capacity"].get(res, float("inf")) + 1e-6, (name, res)
+        groups = [by[g].get("anti_affinity") for g in h["guests"] if by[g].get("anti_affinity")]
+        assert len(groups) == len(set(groups)), (name, groups)
+    assert sorted(r["assignment"]) == sorted(by) and all(r["assignment"].values())
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_pack_never_worse_than_ffd_fits_and_keeps_anti_affinity(seed):
+    hosts, guests = _fleet(seed)
+    r = pl.place(hosts, guests, "pack")
+    _check_fits(hosts, guests, r)
+    ffd = pl.first_fit_decreasing(hosts, guests)
+    assert pl.lower_bound_hosts(hosts, guests) <= r["hosts_used"]
+    assert ffd is None or r["hosts_used"] <= ffd["hosts_used"]
+    assert pl.place(hosts, list(reversed(guests)), "pack") == r  # deterministic, whatever the input order
+
+
+def test_pack_stable_adding_guests_moves_nobody_rebalance_may():
+    hosts, guests = _fleet(5)
+    first = pl.place(hosts, guests[:-40], "pack")
+    placed = [dict(g, current=first["assignment"][g["name"]]) for g in guests[:-40]]
+    again = pl.place(hosts, placed + guests[-40:], "pack")
+    _check_fits(hosts, guests, again)
+    assert again["moved"] == [] and sorted(again["placed"]) == sorted(g["name"] for g in guests[-40:])
+    assert all(again["assignment"][k] == v for k, v in first["assignment"].items())
+    re = pl.place(hosts, placed + guests[-40:], "pack", rebalance=True)
+    _check_fits(hosts, guests, re)
+    assert re["hosts_used"] <= again["hosts_used"]
+
+
+def test_pack_known_optimum_needs_shape_matching():
+    # two host shapes (CPU-rich 16 vCPUs / 8 GiB, memory-rich 4 vCPUs / 32 GiB) and guests that
+    # only fit in 2 hosts when the CPU-heavy ones go to the CPU-rich host
+    hosts = [host("cpu%d" % i, cpus=4, mem=8192 + 512) for i in range(2)] + \
+        [host("mem%d" % i, cpus=1, mem=32768 + 512) for i in range(2)]
+    guests = [guest("c%d" % i, vcpus=2, mem=1024) for i in range(8)] + \
+        [guest("m%d" % i, vcpus=1, mem=8192) for i in range(4)]
+    r = pl.place(hosts, guests, "pack")
+    assert r["hosts_used"] == 2 == pl.lower_bound_hosts(hosts, guests)
+    _check_fits(hosts, guests, r)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_spread_fits_keeps_anti_affinity_and_stays_near_the_ideal(seed):
+    hosts, guests = _fleet(seed)
+    r = pl.place(hosts, guests, "spread")
+    _check_fits(hosts, guests, r)
+    assert r["peak_load"] <= 1.05 * pl.ideal_peak(hosts, guests)
+    assert pl.place(hosts, list(reversed(guests)), "spread") == r

@@ -265,3 +265,73 @@ def test_missing_xl_is_a_clear_error(tmp_path, monkeypatch, confdir):
     with pytest.raises(BackendError) as e:
         backend(confdir, FakeXl()).current("vftest-u")
     assert "xl toolstack was not found" in str(e.value)
+
+
+class Module(object):
+    """Just what _core.run reads of an AnsibleModule."""
+
+    def __init__(self, fake, confdir, **params):
+        self.params = dict({"backend": "xl", "fleet": "default", "restart": "never", "xl_config_dir": str(confdir),
+                            "capacity_check": True, "cpu_ratio": 4.0, "memory_ratio": 1.0, "disk_ratio": 1.0,
+                            "reserved_memory_mib": 512}, **params)
+        self.check_mode, self._diff, self.no_log_values = True, True, set()
+        self.run_command, self.result = fake, None
+
+    def exit_json(self, **kw):
+        self.result = dict(kw, failed=False)
+        raise SystemExit
+
+    def fail_json(self, **kw):
+        self.result = dict(kw, failed=True)
+        raise SystemExit
+
+
+def test_capacity_check_reads_xl_info_and_xl_list(tmp_path, xl_bin, confdir, monkeypatch):
+    # the recorded lab dom0: 2 CPUs, 1535 MiB (1024 of them Domain-0's, dom0_mem fixed on Xen's
+    # command line: no autoballoon), 282 MiB free; two guests of 112 and 96 MiB (one paused):
+    # Xen's free memory bounds admission before the ratios do
+    from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import xl as xlmod
+    monkeypatch.setattr(xlmod, "XL_CONF", str(tmp_path / "no-xl.conf"))
+    fake = FakeXl({("list",): (0, fixture("xl-list.txt"), "")})
+    be = backend(confdir, fake)
+    assert be.host_resources() == {"cpus": 2, "memory_mib": 1535, "hugepages": {}, "free_memory_mib": 282}
+    assert be.running_use() == {"vftest-rec-pv": (1, 112, False), "vftest-rec-pvh": (1, 96, False)}
+    from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _core
+    kernel = tmp_path / "vmlinuz"
+    kernel.write_text("k")
+    guests = [{"name": "vftest-fits", "xen_type": "pv", "memory": 256, "kernel": str(kernel)},
+              {"name": "vftest-big", "xen_type": "pv", "memory": 16, "vcpus": 7, "kernel": str(kernel)},
+              {"name": "vftest-after", "xen_type": "pv", "memory": 64, "kernel": str(kernel)}]
+    m = Module(fake, confdir)
+    with pytest.raises(SystemExit):
+        _core.run(m, "guest", guests)
+    r = m.result
+    by = {x["name"]: x for x in r["results"]}
+    assert r["failed"] and sorted(r["failed_guests"]) == ["vftest-after", "vftest-big"], r
+    assert by["vftest-fits"]["capacity"]["memory_mib"] == {
+        "capacity": 208 + 282.0, "used": 208, "requested": 256, "hypervisor_free": 282}
+    # vCPUs: 2 CPUs x 4 = 8, 2 used by the guests, 1 admitted before: 7 more do not fit
+    assert "guest 'vftest-big': capacity_check: refused, vcpus: the host has 5 vCPUs of 8 vCPUs left" in \
+        by["vftest-big"]["msg"]
+    # memory: 282 MiB free, 256 of them taken by vftest-fits (admitted first, same call)
+    assert ("guest 'vftest-after': capacity_check: refused, memory_mib: the host has 26 MiB of 490 MiB left "
+            "(464 MiB used by the other running guests; capacity after cpu_ratio 4, memory_ratio 1, "
+            "reserved_memory_mib 512, and no more than the 26 MiB the hypervisor has free) and the guest needs "
+            "64 MiB") in by["vftest-after"]["msg"], by["vftest-after"]["msg"]
+    assert not any(c[0] == "create" for c in fake.xl_calls())  # check mode
+
+
+@pytest.mark.parametrize("conf, cmdline, balloon", [
+    (None, "console=com1 dom0_mem=1024M,max:1024M", False),   # auto, dom0_mem fixed
+    (None, "console=com1", True),                               # auto, dom0 holds all memory
+    ('autoballoon="on"\n', "dom0_mem=1024M", True),
+    ("# autoballoon=1\nautoballoon = 'off'  # fixed dom0\n", "console=com1", False),
+])
+def test_autoballoon_leaves_xens_free_memory_out(tmp_path, xl_bin, confdir, conf, cmdline, balloon):
+    info = fixture("xl-info.txt").replace("console=com1 dom0_mem=1024M,max:1024M smap=0 smep=0", cmdline)
+    be = backend(confdir, FakeXl({("info",): (0, info, "")}))
+    be.xl_conf = str(tmp_path / "xl.conf")
+    if conf is not None:
+        (tmp_path / "xl.conf").write_text(conf)
+    assert be.autoballoon() is balloon
+    assert ("free_memory_mib" in be.host_resources()) is not balloon
