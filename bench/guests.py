@@ -2,17 +2,22 @@
 the equivalent community.libvirt.virt loop, then the no-op re-run of each; whole
 ansible-playbook runs, wall clock. Prints a table of seconds and ratios.
 
-    .venv/bin/python bench/guests.py [N ...] [--no-anchor] [--model-keys]     (default: 50 100 200)
+    .venv/bin/python bench/guests.py [N ...] [--no-anchor] [--model-keys] [--repeat R]
+                                     [--ab DIR]     (default: 50 100 200)
 
 --no-anchor measures virtfleet only (the community.libvirt loop costs ~1 s per guest and
 run: ~40 min at N=1000). --model-keys gives every virtfleet guest the keys of issue 16 a
 virt-install user writes (boot order, empty cdrom, serial, VNC, guest agent, rng, watchdog,
-CPU topology, labels); the anchor keeps its minimal guests.
+CPU topology, labels); the anchor keeps its minimal guests. --repeat R measures each N R times
+and prints the median (and every run). --ab DIR measures, alternating run by run, this
+checkout and the collection checked out in DIR (e.g. `git worktree add /tmp/vf-main main`):
+A/B pairs back to back, so a load change on a shared machine hits both alike.
 
 community.libvirt comes from the `ansible` package on PyPI (only that collection is
 unpacked, into the cache). Every guest is named vfbench-* and removed afterwards."""
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -92,11 +97,22 @@ def playbook_community(names):
 """ % (items, items)
 
 
-def run_playbook(text):
+def collections_of(checkout):
+    """A collections path whose virtfleet.hypervisor is ``checkout`` (this one: its .venv link)."""
+    if os.path.realpath(checkout) == os.path.realpath(ROOT):
+        return os.path.join(ROOT, ".venv", "collections")
+    path = os.path.join(tempfile.gettempdir(), "vfbench-coll-%d" % os.getpid())
+    link = os.path.join(path, "ansible_collections", "virtfleet", "hypervisor")
+    os.makedirs(os.path.dirname(link), exist_ok=True)
+    if not os.path.islink(link):
+        os.symlink(os.path.realpath(checkout), link)
+    return path
+
+
+def run_playbook(text, checkout=ROOT):
     with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as f:
         f.write(text)
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.pathsep.join(
-        [os.path.join(ROOT, ".venv", "collections"), BENCH_COLL]),
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.pathsep.join([collections_of(checkout), BENCH_COLL]),
         ANSIBLE_PYTHON_INTERPRETER=os.path.join(VENV_BIN, "python"))
     t0 = time.monotonic()
     proc = subprocess.run([os.path.join(VENV_BIN, "ansible-playbook"), "-i", "localhost,", "-c", "local", f.name],
@@ -109,19 +125,62 @@ def run_playbook(text):
     return elapsed, recap[-1] if recap else ""
 
 
-def measure(conn, make, names):
+def measure(conn, make, names, checkout=ROOT):
     purge(conn)
-    create, recap1 = run_playbook(make(names))
-    noop, recap2 = run_playbook(make(names))
+    create, _recap1 = run_playbook(make(names), checkout)
+    noop, recap2 = run_playbook(make(names), checkout)
     defined = sum(1 for d in conn.listAllDomains(0) if d.name().startswith(PREFIX))
     purge(conn)
     assert defined == len(names), "expected %d guests, found %d" % (len(names), defined)
     return create, noop, "changed=0" in recap2
 
 
+def _option(args, name, default=None):
+    if name in args:
+        i = args.index(name)
+        value = args[i + 1]
+        del args[i:i + 2]
+        return value
+    return default
+
+
+def _median(xs):
+    xs = sorted(xs)
+    mid = len(xs) // 2
+    return xs[mid] if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2
+
+
+def ab_main(conn, sizes, extra, repeat, other):
+    """This checkout (B) against ``other`` (A), alternating A, B, A, B ... per N."""
+    rows = []
+    for n in sizes:
+        names = ["%s%04d" % (PREFIX, i) for i in range(n)]
+        runs = {"A": [], "B": []}
+        for _i in range(repeat):
+            for side, checkout in (("A", other), ("B", ROOT)):
+                runs[side].append(measure(conn, lambda ns: playbook_virtfleet(ns, extra), names, checkout))
+        rows.append((n, runs))
+        print("N=%d done" % n, file=sys.stderr, flush=True)
+    print("A = %s, B = %s; median of %d runs each, alternating A, B" % (other, ROOT, repeat))
+    print()
+    print("| N | A create s | A no-op s | B create s | B no-op s | no-op changed=0 (all runs) |")
+    print("|---|---|---|---|---|---|")
+    for n, runs in rows:
+        med = {s: (_median([r[0] for r in runs[s]]), _median([r[1] for r in runs[s]])) for s in runs}
+        ok = all(r[2] for s in runs for r in runs[s])
+        print("| %d | %.2f | %.2f | %.2f | %.2f | %s |" % (n, med["A"][0], med["A"][1], med["B"][0], med["B"][1], ok))
+    print()
+    for n, runs in rows:
+        for side in ("A", "B"):
+            print("N=%d %s create: %s; no-op: %s" % (n, side, ", ".join("%.2f" % r[0] for r in runs[side]),
+                                                    ", ".join("%.2f" % r[1] for r in runs[side])))
+
+
 def main():
     args = sys.argv[1:]
-    anchor = "--no-anchor" not in args
+    repeat = int(_option(args, "--repeat", "1"))
+    other = _option(args, "--ab")
+    anchor = "--no-anchor" not in args and other is None
     extra = MODEL_KEYS if "--model-keys" in args else ""
     sizes = [int(a) for a in args if not a.startswith("--")] or [50, 100, 200]
     if anchor:
@@ -129,15 +188,20 @@ def main():
     conn = libvirt.open("qemu:///system")
     rows = []
     try:
+        if other is not None:
+            ab_main(conn, sizes, extra, repeat, other)
+            return
         for n in sizes:
             names = ["%s%04d" % (PREFIX, i) for i in range(n)]
-            vf = measure(conn, lambda ns: playbook_virtfleet(ns, extra), names)
+            vf = [measure(conn, lambda ns: playbook_virtfleet(ns, extra), names) for _i in range(repeat)]
+            vf = (_median([r[0] for r in vf]), _median([r[1] for r in vf]), all(r[2] for r in vf))
             cl = measure(conn, playbook_community, names) if anchor else None
             rows.append((n, vf, cl))
             print("N=%d done" % n, file=sys.stderr, flush=True)
     finally:
         purge(conn)
         conn.close()
+        shutil.rmtree(os.path.join(tempfile.gettempdir(), "vfbench-coll-%d" % os.getpid()), ignore_errors=True)
     if not anchor:
         print("| N | virtfleet create s | virtfleet no-op s | no-op changed=0 |")
         print("|---|---|---|---|")

@@ -17,6 +17,7 @@ This is the only place that calls exit_json/fail_json; every module result has o
 
 from __future__ import annotations
 
+import concurrent.futures
 import traceback
 
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import (
@@ -67,6 +68,9 @@ class GuestKind(object):
 
     def current(self, spec):
         return self.backend.current(spec["name"])
+
+    def prefetch(self, specs):
+        self.backend.prefetch([s["name"] for s in specs])
 
     def plan(self, spec, current):
         return _plan.plan(spec, current, self.caps, self.restart)
@@ -329,11 +333,52 @@ class Run(object):
                 handler.apply(child, child_current)
         kind.apply(p, current)
 
+    def _apply_one(self, item):
+        """Apply one plan; returns the error (naming the object) or None. Never raises."""
+        p, current, k = item
+        try:
+            self._apply(k, p, current)
+        except Exception as e:  # pylint: disable=broad-except
+            return _wrap(e, p["name"], "apply", self.kind_name)
+        return None
+
+    def _apply_all(self, kind, work):
+        """Apply every changed plan. A backend that declares ``apply_workers`` > 1 (libvirt: its
+        connection is thread-safe) gets the plans that touch only their own object applied that
+        many at a time; plans with changed child plans (volumes, seeds) or that the backend says
+        must go alone (files on the host) are applied one by one, in order, after them. Each
+        plan's error stays its own, and errors are recorded in the order of the plans."""
+        todo = [w for w in work if w[0]["changed"] and not w[0].get("failed")]
+        backend = getattr(kind, "backend", None)
+        workers = getattr(backend, "apply_workers", 1) if kind.kind == "guest" else 1
+        alone = [w for w in todo if workers <= 1 or any(c[1]["changed"] for c in w[0].get("children", ()))
+                 or backend.apply_alone(w[0])]
+        parallel = [w for w in todo if not any(w is a for a in alone)]
+        outcome = {}
+        if len(parallel) > 1:
+            with concurrent.futures.ThreadPoolExecutor(max_workers=min(workers, len(parallel))) as pool:
+                for w, err in zip(parallel, pool.map(self._apply_one, parallel)):
+                    outcome[id(w)] = err
+        else:
+            alone = parallel + alone
+        for w in alone:
+            outcome[id(w)] = self._apply_one(w)
+        for w in todo:
+            err = outcome[id(w)]
+            if err is not None:
+                self.errors.append(err)
+                w[0]["failed"], w[0]["msg"] = True, str(err)
+
     # -- the pipeline -----------------------------------------------------------
     def converge(self, kind, raws, single=False, prune=None):
         """Returns (results, diff before, diff after); failures are in self.errors."""
         work = []
         specs = self._validate(kind, raws, single)
+        if hasattr(kind, "prefetch") and len(specs) > 1:
+            try:
+                kind.prefetch(specs)
+            except Exception:  # pylint: disable=broad-except
+                pass  # an optimisation only: each object is then read alone, its error its own
         for spec in specs:
             try:
                 work.append(self._plan_one(kind, spec) + (kind,))
@@ -353,15 +398,8 @@ class Run(object):
                     self.errors.append(_wrap(e, name, "read (prune)", self.kind_name))
         if self.capacity is not None and kind.kind == "guest":
             self._admit(kind, work)
-        for p, current, k in work:
-            if not p["changed"] or self.check_mode or p.get("failed"):
-                continue
-            try:
-                self._apply(k, p, current)
-            except Exception as e:  # pylint: disable=broad-except
-                err = _wrap(e, p["name"], "apply", self.kind_name)
-                self.errors.append(err)
-                p["failed"], p["msg"] = True, str(err)
+        if not self.check_mode:
+            self._apply_all(kind, work)
         results, before, after = [], {}, {}
         for p, current, k in work:
             r = {key: p.get(key) for key in RESULT_KEYS}

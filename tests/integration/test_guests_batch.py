@@ -26,6 +26,27 @@ def test_batch_create_noop_and_check_mode(conn):
     assert all(x["action"] == "none" for x in again["results"])
 
 
+def test_batch_reads_every_state_and_autostart_of_many_guests(conn):
+    """A batch reads its guests in bulk (states, autostart, managed save) and applies them
+    several at a time: each guest still reports its own state and a re-run changes nothing."""
+    want = {1: ("stopped", True), 2: ("running", False), 3: ("paused", True), 4: ("saved", False),
+            5: ("stopped", False), 6: ("running", True)}
+
+    def batch(saved_as):
+        return [spec(i, state=saved_as if st == "saved" else st, autostart=auto) for i, (st, auto) in want.items()]
+
+    assert run_module("guests", {"guests": batch("running")})["changed"]
+    r = run_module("guests", {"guests": batch("saved")})
+    assert r["rc"] == 0 and [x["name"] for x in r["results"] if x["changed"]] == [spec(4)["name"]]
+    before = state_hash(conn)
+    again = run_module("guests", {"guests": batch("saved")})
+    assert again["rc"] == 0 and not again["changed"] and state_hash(conn) == before
+    assert [(x["name"], x["state"]) for x in again["results"]] == [(spec(i)["name"], st) for i, (st, _a) in want.items()]
+    assert conn.lookupByName(spec(4)["name"]).hasManagedSaveImage(0)
+    assert [bool(conn.lookupByName(spec(i)["name"]).autostart()) for i in want] == [a for _s, a in want.values()]
+    assert run_module("guests", {"guests": batch("saved")}, check=True)["changed"] is False
+
+
 def test_prune_touches_only_its_fleets_managed_guests_and_keeps_disks(conn, pool, volume):
     volume(PREFIX + "pruned-root")
     foreign = ("<domain type='qemu'><name>%sforeign</name><memory unit='MiB'>32</memory>"

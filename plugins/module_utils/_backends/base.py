@@ -29,6 +29,10 @@ class GuestBackend(object):
     #: a _model.Capabilities: the fields it manages, live rules, defaults, child kinds
     caps = None
 
+    #: how many plans ``apply`` may carry out at once (threads); 1 = one after the other.
+    #: More than 1 only for a toolstack whose client is thread-safe (libvirt).
+    apply_workers = 1
+
     def __init__(self, params, run_command=None):
         self.params = params
         self.run_command = run_command
@@ -74,6 +78,15 @@ class GuestBackend(object):
 
     def _apply(self, plan, current):
         raise NotImplementedError
+
+    def apply_alone(self, plan):
+        """True when a plan must not be applied at the same time as others (it touches
+        something on the host another guest of the call may touch too, like a disk file)."""
+        return False
+
+    def prefetch(self, names):
+        """Read what ``current`` needs for the guests ``names`` in bulk, before the core
+        plans them one by one (optional; ``current`` must still work without it)."""
 
     def _forget(self, name):
         """Drop what was read and cached of guest ``name`` before it changed."""

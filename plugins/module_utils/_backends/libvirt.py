@@ -9,8 +9,10 @@ and never reads check mode: the runner decides whether ``apply`` runs at all.
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
+import threading
 import time
 import traceback
 import xml.etree.ElementTree as ET
@@ -66,6 +68,10 @@ class LibvirtBackend(GuestBackend):
         nic_keys=("network", "bridge", "model", "mac") + mdev.NIC_EXTRA,
         path_size=True,
     )
+    #: plans applied at once over the one connection (thread-safe); libvirtd serves up to 5
+    #: calls of one client at a time (max_client_requests), so more would only queue there
+    apply_workers = 4
+    read_workers = 4
 
     def __init__(self, params, run_command=None, retries=6, sleep=time.sleep):
         super(LibvirtBackend, self).__init__(params, run_command)
@@ -76,6 +82,11 @@ class LibvirtBackend(GuestBackend):
         self._domains = None
         self._pools = {}
         self._machines = None
+        self._lock = threading.Lock()
+        #: what prefetch() read in bulk, per guest name; each entry is used once by current()
+        self._prefetched = {}
+        #: the state apply left a guest in when it knows it without asking (a new definition)
+        self._known_final = {}
         self.runner = host.Runner(run_command)
 
     @classmethod
@@ -102,10 +113,12 @@ class LibvirtBackend(GuestBackend):
     @property
     def conn(self):
         if self._conn is None:
-            try:
-                self._conn = libvirt.open(self.uri)
-            except libvirt.libvirtError as e:
-                raise BackendError("cannot connect to %s: %s" % (self.uri, e), None, "uri")
+            with self._lock:
+                if self._conn is None:
+                    try:
+                        self._conn = libvirt.open(self.uri)
+                    except libvirt.libvirtError as e:
+                        raise BackendError("cannot connect to %s: %s" % (self.uri, e), None, "uri")
         return self._conn
 
     def close(self):
@@ -149,6 +162,40 @@ class LibvirtBackend(GuestBackend):
         with self.boundary("read", name):
             return self._current(name)
 
+    def prefetch(self, names):
+        """The state, autostart flag and inactive definition of the guests ``names`` that
+        exist, read in bulk: one getAllDomainStats for every state, one listAllDomains each for
+        the autostart and managed-save flags (instead of three calls per guest), and the
+        definitions ``read_workers`` at a time. A guest whose definition cannot be read here
+        is left out: current() then reads it alone, so its error stays its own."""
+        doms = self.domains()
+        wanted = [n for n in names if n in doms and n not in self._prefetched]
+        if len(wanted) < 2:
+            return
+        codes = {d.name(): rec.get("state.state") for d, rec in
+                 self.call("read states", self.conn.getAllDomainStats, libvirt.VIR_DOMAIN_STATS_STATE, 0)}
+        autostart = {d.name() for d in self.call("list autostart domains", self.conn.listAllDomains,
+                                                 libvirt.VIR_CONNECT_LIST_DOMAINS_AUTOSTART)}
+        saved = {d.name() for d in self.call("list managed-save domains", self.conn.listAllDomains,
+                                             libvirt.VIR_CONNECT_LIST_DOMAINS_MANAGEDSAVE)}
+        flags = libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE
+
+        def definition(name):
+            try:
+                return doms[name].XMLDesc(flags)
+            except libvirt.libvirtError:
+                return None
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=self.read_workers) as pool:
+            xmls = list(pool.map(definition, wanted))
+        for name, xml in zip(wanted, xmls):
+            if xml is None or codes.get(name) is None:
+                continue
+            state = _state_name(codes[name])
+            if state == "stopped" and name in saved:
+                state = "saved"
+            self._prefetched[name] = {"state": state, "xml": xml, "autostart": name in autostart}
+
     def dom_state(self, dom):
         """running | paused | stopped, or saved: shut off with a managed-save image."""
         state = _state_name(self.call("read state", dom.state)[0])
@@ -160,10 +207,11 @@ class LibvirtBackend(GuestBackend):
         dom = self.domains().get(name)
         if dom is None:
             return None
-        state = self.dom_state(dom)
+        pre = self._prefetched.pop(name, None)
+        state = pre["state"] if pre else self.dom_state(dom)
         # SECURE: the graphics password is compared (and masked in every view)
-        config_xml = self.call("read definition", dom.XMLDesc,
-                               libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE)
+        config_xml = pre["xml"] if pre else self.call(
+            "read definition", dom.XMLDesc, libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE)
         config = render.parse_domain(config_xml)
         live = None
         if state in ("running", "paused"):
@@ -172,9 +220,9 @@ class LibvirtBackend(GuestBackend):
         elif state == "saved":  # what a restore brings back
             live = render.parse_domain(self.call("read the managed save", dom.managedSaveGetXMLDesc,
                                                  libvirt.VIR_DOMAIN_SAVE_IMAGE_XML_SECURE), config=config)
+        autostart = pre["autostart"] if pre else bool(self.call("read autostart", dom.autostart))
         return {"config": config, "config_xml": config_xml, "live": live, "state": state,
-                "autostart": bool(self.call("read autostart", dom.autostart)),
-                "managed": config["managed"]}
+                "autostart": autostart, "managed": config["managed"]}
 
     def host_resources(self):
         """CPUs and memory as libvirt reports the host (any uri); hugepage pools from this
@@ -229,6 +277,8 @@ class LibvirtBackend(GuestBackend):
         return sorted(out)
 
     def final_state(self, name):
+        if name in self._known_final:
+            return self._known_final.pop(name)
         try:
             dom = self.conn.lookupByName(name)
         except libvirt.libvirtError:
@@ -558,6 +608,8 @@ class LibvirtBackend(GuestBackend):
 
     def _converge(self, plan, current):
         desired = plan["desired"]
+        # a definition this call created is shut off, with no managed save: no need to ask
+        fresh = False
         if any(desired["disks"][i].get("create") for i in plan.get("disk_files") or []):
             self._disk_files(dict(plan, disk_files=[i for i in plan["disk_files"] if desired["disks"][i].get("create")]))
         if plan["define"]:
@@ -574,6 +626,8 @@ class LibvirtBackend(GuestBackend):
                 xml = render.render_domain(desired, self.call("read definition", taken.XMLDesc,
                                                               libvirt.VIR_DOMAIN_XML_INACTIVE))
                 dom = self.call("define", self.conn.defineXML, xml)
+            else:
+                fresh = current is None
         else:
             dom = self._lookup(desired["name"])
         grow = [i for i in plan.get("disk_files") or [] if desired["disks"][i].get("grow")]
@@ -604,8 +658,11 @@ class LibvirtBackend(GuestBackend):
             self.call("set autostart", dom.setAutostart, 1 if plan["autostart"] else 0)
         if plan.get("restart"):
             host.stop(_LibvirtPower(self, dom, desired["name"]), desired)
-        if plan["state_to"]:
-            host.to_state(_LibvirtPower(self, dom, desired["name"]), desired, plan["state_to"])
+        if fresh and plan["state_to"] in (None, "stopped") and not plan.get("restart"):
+            self._known_final[desired["name"]] = "stopped"
+        elif plan["state_to"]:
+            host.to_state(_LibvirtPower(self, dom, desired["name"], "stopped" if fresh else None), desired,
+                          plan["state_to"])
 
     def _update_device(self, dom, op, arg, live_xml):
         """A cdrom's medium (inserted, swapped, ejected) or a NIC's link state, live."""
@@ -755,11 +812,16 @@ class _LibvirtPower(host.Power):
 
     force_verb = "power it off"
 
-    def __init__(self, backend, dom, name):
+    def __init__(self, backend, dom, name, known=None):
         super(_LibvirtPower, self).__init__(name)
         self.be, self.dom = backend, dom
+        #: the state the caller knows the guest is in (a new definition: stopped), used once
+        self.known = known
 
     def state(self):
+        if self.known is not None:
+            known, self.known = self.known, None
+            return known
         return self.be.dom_state(self.dom)
 
     def is_off(self):

@@ -3,6 +3,8 @@ its class and a line in the registry; the core does validation, planning, check 
 partial failure and secrets for it."""
 
 import copy
+import threading
+import time
 
 import pytest
 
@@ -200,3 +202,77 @@ def test_capacity_check_refuses_create_and_growth_alone_and_counts_admitted(toy,
     off["capacity_check"] = False
     r = run([{"name": "d", "memory": 4096}], **off)
     assert not r["failed"] and "d" in toy.world
+
+
+class ParallelToy(ToyBackend):
+    """The toy with libvirt's promise: plans may be applied several at a time. Each apply
+    waits a little, the first guests longest, so they finish in the reverse order."""
+
+    name = "ptoy"
+    apply_workers = 4
+    prefetched = []
+    alone = ()
+
+    def __init__(self, params, run_command=None):
+        super(ParallelToy, self).__init__(params, run_command)
+        self.lock = threading.Lock()
+        self.running = 0
+        self.most = 0
+
+    def prefetch(self, names):
+        self._raise("*", "prefetch")
+        self.prefetched.append(list(names))
+
+    def apply_alone(self, plan):
+        return plan["name"] in self.alone
+
+    def _apply(self, plan, current):
+        with self.lock:
+            self.running += 1
+            ParallelToy.most = max(ParallelToy.most, self.running)
+        try:
+            time.sleep(0.002 * (20 - int(plan["name"][1:])))
+            super(ParallelToy, self)._apply(plan, current)
+        finally:
+            with self.lock:
+                self.running -= 1
+
+
+@pytest.fixture()
+def ptoy(monkeypatch):
+    monkeypatch.setitem(BACKENDS, "ptoy", ParallelToy)
+    ParallelToy.world, ParallelToy.boom, ParallelToy.calls = {}, {}, []
+    ParallelToy.prefetched, ParallelToy.most, ParallelToy.alone = [], 0, ()
+    yield ParallelToy
+
+
+def test_parallel_apply_keeps_order_and_per_object_errors(ptoy):
+    names = ["g%d" % i for i in range(12)]
+    ptoy.boom = {("g3", "apply"): RuntimeError("libvirtError: internal error"),
+                 ("g7", "apply"): BackendError("refused", None, None)}
+    ptoy.alone = ("g5",)
+    out = run([{"name": n} for n in names], backend="ptoy")
+    assert ptoy.most > 1, "plans were applied at the same time"
+    assert [r["name"] for r in out["results"]] == names, "results in the declared order"
+    assert out["failed_guests"] == ["g3", "g7"]
+    assert [r["name"] for r in out["results"] if r["failed"]] == ["g3", "g7"]
+    assert "guest 'g3': apply failed: RuntimeError" in out["msg"] and "guest 'g7': refused" in out["msg"]
+    assert set(ptoy.world) == set(names) - {"g3", "g7"}, "one failure never stops the others"
+    assert ptoy.calls[-1][0] == "g5", "a plan that must go alone goes after the parallel ones"
+    assert ptoy.prefetched == [names], "what is read of all guests is read once, before planning"
+    ptoy.boom = {}
+    again = run([{"name": n} for n in names], backend="ptoy")
+    assert [r["name"] for r in again["results"] if r["changed"]] == ["g3", "g7"] and not again["failed"]
+
+
+def test_parallel_apply_check_mode_parity_and_failed_prefetch(ptoy):
+    specs = [{"name": "g%d" % i, "memory": 32 + i} for i in range(6)]
+    ptoy.boom = {("*", "prefetch"): RuntimeError("bulk read refused")}
+    checked = run(specs, backend="ptoy", check_mode=True)
+    assert ptoy.world == {} and ptoy.calls == [] and checked["changed"]
+    done = run(specs, backend="ptoy")
+    assert not done["failed"], "a failed bulk read only means each guest is read alone"
+    assert [{k: v for k, v in r.items() if k != "state"} for r in checked["results"]] == \
+        [{k: v for k, v in r.items() if k != "state"} for r in done["results"]]
+    assert checked["diff"] == done["diff"]
+    assert [ptoy.world["g%d" % i]["memory"] for i in range(6)] == [32 + i for i in range(6)]
