@@ -17,7 +17,6 @@ This is the only place that calls exit_json/fail_json; every module result has o
 
 from __future__ import annotations
 
-import concurrent.futures
 import traceback
 
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import (
@@ -351,11 +350,14 @@ class Run(object):
         todo = [w for w in work if w[0]["changed"] and not w[0].get("failed")]
         backend = getattr(kind, "backend", None)
         workers = getattr(backend, "apply_workers", 1) if kind.kind == "guest" else 1
-        alone = [w for w in todo if workers <= 1 or any(c[1]["changed"] for c in w[0].get("children", ()))
-                 or backend.apply_alone(w[0])]
-        parallel = [w for w in todo if not any(w is a for a in alone)]
+        alone, parallel = [], []
+        for w in todo:
+            one_by_one = workers <= 1 or any(c[1]["changed"] for c in w[0].get("children", ())) \
+                or backend.apply_alone(w[0])
+            (alone if one_by_one else parallel).append(w)
         outcome = {}
         if len(parallel) > 1:
+            import concurrent.futures  # only a batch pays for the import
             with concurrent.futures.ThreadPoolExecutor(max_workers=min(workers, len(parallel))) as pool:
                 for w, err in zip(parallel, pool.map(self._apply_one, parallel)):
                     outcome[id(w)] = err

@@ -9,7 +9,6 @@ and never reads check mode: the runner decides whether ``apply`` runs at all.
 
 from __future__ import annotations
 
-import concurrent.futures
 import json
 import os
 import threading
@@ -185,6 +184,8 @@ class LibvirtBackend(GuestBackend):
                 return doms[name].XMLDesc(flags)
             except libvirt.libvirtError:
                 return None
+
+        import concurrent.futures  # only a batch pays for the import
 
         with concurrent.futures.ThreadPoolExecutor(max_workers=self.read_workers) as pool:
             xmls = list(pool.map(definition, wanted))
