@@ -113,7 +113,7 @@ def run_playbook(text, checkout=ROOT):
     with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as f:
         f.write(text)
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.pathsep.join([collections_of(checkout), BENCH_COLL]),
-        ANSIBLE_PYTHON_INTERPRETER=os.path.join(VENV_BIN, "python"))
+               ANSIBLE_PYTHON_INTERPRETER=os.path.join(VENV_BIN, "python"))
     t0 = time.monotonic()
     proc = subprocess.run([os.path.join(VENV_BIN, "ansible-playbook"), "-i", "localhost,", "-c", "local", f.name],
                           capture_output=True, text=True, env=env, check=False)
@@ -172,8 +172,9 @@ def ab_main(conn, sizes, extra, repeat, other):
     print()
     for n, runs in rows:
         for side in ("A", "B"):
-            print("N=%d %s create: %s; no-op: %s" % (n, side, ", ".join("%.2f" % r[0] for r in runs[side]),
-                                                    ", ".join("%.2f" % r[1] for r in runs[side])))
+            creates = ", ".join("%.2f" % r[0] for r in runs[side])
+            noops = ", ".join("%.2f" % r[1] for r in runs[side])
+            print("N=%d %s create: %s; no-op: %s" % (n, side, creates, noops))
 
 
 def main():
