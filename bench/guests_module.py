@@ -19,18 +19,11 @@ import time
 
 import libvirt
 
+from guests import PREFIX, purge  # bench/guests.py: the same vfbench-* guests, removed the same way
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PY = os.path.join(ROOT, ".venv", "bin", "python")
-PREFIX = "vfbench-"
 MODULE = "ansible_collections.virtfleet.hypervisor.plugins.modules.guests"
-
-
-def purge(conn):
-    for dom in conn.listAllDomains(0):
-        if dom.name().startswith(PREFIX):
-            if dom.isActive():
-                dom.destroy()
-            dom.undefine()
 
 
 def collections_of(checkout, tmp):
@@ -79,8 +72,8 @@ def main():
     print()
     print("| N | A create s | A no-op s | B create s | B no-op s |")
     print("|---|---|---|---|---|")
-    print("| %d | %s |" % (n, " | ".join("%.2f" % statistics.median(times[(s, p)])
-                                        for s in ("A", "B") for p in ("create", "no-op"))))
+    medians = ["%.2f" % statistics.median(times[(s, p)]) for s in ("A", "B") for p in ("create", "no-op")]
+    print("| %d | %s |" % (n, " | ".join(medians)))
     for key, values in sorted(times.items()):
         print("%s %s: %s" % (key[0], key[1], ", ".join("%.2f" % v for v in values)))
 
