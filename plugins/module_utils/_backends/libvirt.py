@@ -581,6 +581,12 @@ class LibvirtBackend(GuestBackend):
             elif plan["action"] in ("create", "update"):
                 self._converge(plan, current)
 
+    def apply_alone(self, plan):
+        """A plan that creates or grows a ``path`` disk, or removes a guest's storage, is applied
+        alone: another guest of the call may name the same file."""
+        return bool(plan.get("disk_files")) or bool(
+            plan["action"] in ("delete", "prune") and (plan.get("desired") or {}).get("remove_storage"))
+
     def _lookup(self, name):
         return self.call("look up", self.conn.lookupByName, name)
 

@@ -179,3 +179,15 @@ def test_raw_libvirt_error_outside_call_is_still_a_backend_error():
     with pytest.raises(BackendError) as e:
         converge(be, declared(state="absent"))
     assert e.value.obj == NAME and "Domain not found" in str(e.value)
+
+
+def test_plans_touching_host_files_are_applied_alone():
+    """Two guests of one batch may name the same disk file: creating, growing or removing
+    storage is never done at the same time as other plans (_core applies those one by one)."""
+    be = LibvirtBackend({"uri": "qemu:///system"})
+    assert be.apply_workers > 1
+    assert not be.apply_alone({"action": "create", "desired": {"remove_storage": False}})
+    assert be.apply_alone({"action": "create", "disk_files": [0], "desired": {}})
+    assert be.apply_alone({"action": "prune", "desired": {"remove_storage": True}})
+    assert be.apply_alone({"action": "delete", "desired": {"remove_storage": True}})
+    assert not be.apply_alone({"action": "delete", "desired": {"remove_storage": False}})
