@@ -9,9 +9,11 @@ name: evacuation_plan
 short_description: Place the guests of a host being drained on the hosts with room
 version_added: 0.1.0
 description:
-  - Running guests first, the largest (maximum memory) first, each on the target with the most memory left
-    that can take it (memory, vCPUs, running vCPUs within O(cpu_ratio) x CPUs); stopped guests on the target
-    with the most memory left. Used by C(playbooks/evacuate.yml).
+  - Places the guests with the engine of M(virtfleet.hypervisor.place) (C(plugins/module_utils/_placement.py)),
+    policy O(policy); capacity per target is CPUs x O(cpu_ratio) vCPUs and (memory - O(reserved_memory_mib) -
+    hugepage pools) x O(memory_ratio) MiB, the target's own guests (any state) are its committed use, and every
+    guest that moves takes its vCPUs and memory there, a stopped one too.
+  - Used by C(playbooks/evacuate.yml).
 options:
   _input:
     description: The source host's guests, C(virtfleet_host.guests) of M(virtfleet.hypervisor.host_facts).
@@ -19,17 +21,22 @@ options:
     elements: dict
     required: true
   targets:
-    description: The targets' C(virtfleet_host) facts, by host name.
+    description: The targets' C(virtfleet_host) facts (cpu, memory, hugepages, guests), by host name.
     type: dict
     required: true
-  reserve_mib:
-    description: MiB each target keeps for itself.
-    type: int
-    default: 256
   cpu_ratio:
-    description: Running vCPUs allowed per target CPU.
+    description: vCPUs per target CPU (M(virtfleet.hypervisor.place)'s default when unset).
     type: float
-    default: 4.0
+  memory_ratio:
+    description: Guest memory per MiB of target memory (M(virtfleet.hypervisor.place)'s default when unset).
+    type: float
+  reserved_memory_mib:
+    description: Memory (MiB) each target keeps for itself (M(virtfleet.hypervisor.place)'s default when unset).
+    type: float
+  policy:
+    description: V(spread) (lowest peak load) or V(pack) (fewest hosts), as M(virtfleet.hypervisor.place) has them.
+    type: str
+    default: spread
   move_stopped:
     description: Place stopped guests (their definitions) too.
     type: bool
@@ -44,20 +51,28 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: C(moves) (guest, to, mode live or offline, state, memory_mib, vcpus), C(unplaced) and C(skipped)
-    (guest, reason).
+  description: C(moves) (guest, to, mode live or offline, state, memory_mib, vcpus), C(unplaced) (the guest that
+    fits nowhere, with the engine's C(reason), C(resource), C(best_host), C(shortfall); then there are no moves),
+    C(skipped) (guest, reason) and C(targets) (per target the moved guests, C(free), C(load), C(peak_load) after the
+    moves).
   type: dict
 """
 
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _evacuate
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import SpecError
 
 
-def evacuation_plan(guests, targets, reserve_mib=256, cpu_ratio=4.0, move_stopped=True):
+def evacuation_plan(guests, targets, cpu_ratio=None, memory_ratio=None, reserved_memory_mib=None,
+                    policy=_evacuate.POLICY, move_stopped=True):
     if not isinstance(guests, list) or not isinstance(targets, dict):
         raise AnsibleFilterError("evacuation_plan: expects a list of guests and a dict of target facts")
-    return _evacuate.plan(guests, targets, int(reserve_mib), float(cpu_ratio), bool(move_stopped))
+    ratios = {"cpu_ratio": cpu_ratio, "memory_ratio": memory_ratio, "reserved_memory_mib": reserved_memory_mib}
+    try:
+        return _evacuate.plan(guests, targets, ratios, policy, bool(move_stopped))
+    except SpecError as e:
+        raise AnsibleFilterError("evacuation_plan: %s" % e)
 
 
 class FilterModule(object):

@@ -154,7 +154,8 @@ MIGRATE = {
     "postcopy": {"type": "bool", "default": False},
     "p2p": {"type": "bool", "default": True},
     "tunnelled": {"type": "bool", "default": False},
-    "reserve_memory": {"type": "int", "default": 256},
     "migration_host": {"type": "str"},
 }
+# the destination's capacity is admitted as capacity_check admits a guest (_placement.admit)
+MIGRATE.update(CAPACITY)
 _KINDS.update({"guest_backup": (CONNECTION_LIBVIRT, GUEST_BACKUP), "migrate": (CONNECTION_LIBVIRT, MIGRATE)})

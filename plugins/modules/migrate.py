@@ -18,10 +18,13 @@ description:
     undefined on the source (its disks must already be reachable there).
   - Idempotent - a guest that is already on the destination and not on the source is V(ok), C(changed=false).
     A stale definition left on the source after the guest moved is undefined (C(action=update)).
-  - 'Refused before anything moves, naming the field: the destination has less available memory than
-    the guest''s maximum memory plus O(reserve_memory) (V(memory)), fewer CPUs than its vCPUs (V(vcpus)),
-    lacks or has inactive a network it uses (C(interfaces[N].network)), lacks a bridge (C(interfaces[N].bridge),
-    checked through the destination''s interface driver, or on this machine for a local O(dest_uri)),
+  - 'Refused before anything moves, naming the field: with O(capacity_check), a running guest the destination
+    cannot run within its capacity - the vCPUs and memory of the guests running there plus this guest''s
+    beyond CPUs x O(cpu_ratio) or (memory - O(reserved_memory_mib) - hugepage pools) x O(memory_ratio), the
+    same rule and message as the guest modules'' C(capacity_check) and M(virtfleet.hypervisor.place)''s capacity
+    (field V(vcpus), V(memory_mib) or V(hugepages_2M), the message says what is left, what the guest needs
+    and the shortfall); the destination lacks or has inactive a network it uses (C(interfaces[N].network)),
+    lacks a bridge (C(interfaces[N].bridge), checked through the destination''s interface driver, or on this machine for a local O(dest_uri)),
     lacks or has inactive a pool of its disks (C(disks[N].pool)), or - without O(copy_storage) - lacks the
     disk itself (C(disks[N])); a different guest of the same name (another UUID) on the destination;
     snapshots (their metadata would not move); a managed save of a stopped guest; O(dest_uri) naming the
@@ -104,10 +107,25 @@ options:
         non-tunnelled migration (libvirt's C(migrate_uri) and C(disks_uri), C(tcp://<migration_host>)). By default
         libvirt uses the destination's hostname, which must then resolve on the source.
     type: str
-  reserve_memory:
-    description: MiB the destination must keep available beyond the guest's maximum memory.
+  capacity_check:
+    description:
+      - Refuse a live migration the destination has no capacity for (see above). Only the guests running
+        there count, as for the guest modules' C(capacity_check); a stopped guest moved with O(offline)
+        takes nothing until it starts (its start is then checked by the guest module).
+    type: bool
+    default: true
+  cpu_ratio:
+    description: vCPUs per destination CPU for O(capacity_check) (OpenStack Nova's default since Antelope).
+    type: float
+    default: 4.0
+  memory_ratio:
+    description: Guest memory per MiB of destination memory for O(capacity_check).
+    type: float
+    default: 1.0
+  reserved_memory_mib:
+    description: Memory (MiB) the destination keeps for itself for O(capacity_check) (Nova's C(reserved_host_memory_mb)).
     type: int
-    default: 256
+    default: 512
 notes:
   - 'Each result item has also C(source_uri), C(dest_uri), C(mode) (V(live), V(offline), V(cleanup) or V(none)),
     C(location) (the guest''s host afterwards) and C(duration) (seconds the move took, V(0) when nothing moved).

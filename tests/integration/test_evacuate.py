@@ -2,8 +2,8 @@
 with an inventory: the first host's three guests (two running, one stopped) are placed on
 the other two; --check shows the plan and moves nothing; the run moves the running guests
 live and the stopped one's definition, reports what went where, and leaves the first host
-empty; a second run has nothing to move. A guest no target has room for stops the play
-before anything moves."""
+empty; a second run has nothing to move. A guest no target has room for (capacity after
+the ratios, as the place module counts it) stops the play before anything moves."""
 
 import json
 import os
@@ -22,9 +22,8 @@ RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+f
 
 
 def domain_xml(name, mib=1024):
-    """An OS-less TCG guest whose 1 GiB maximum memory (what placement counts) dwarfs the noise
-    in the targets' available memory (one machine, other processes): the placement is
-    deterministic. QEMU allocates its memory lazily, so it costs a few MiB."""
+    """An OS-less TCG guest of 1 GiB (what placement counts: committed memory, not what QEMU
+    touches). QEMU allocates its memory lazily, so it costs a few MiB."""
     return ("<domain type='qemu'><name>%s</name><memory unit='MiB'>%d</memory><vcpu>1</vcpu>"
             "<os><type arch='x86_64'>hvm</type></os><devices><serial type='pty'/></devices></domain>" % (name, mib))
 
@@ -44,6 +43,18 @@ def fleet(tmp_path_factory):
         yield hosts, conns, str(inv)
         for c in conns:
             c.close()
+
+
+@pytest.fixture(autouse=True)
+def _clean(fleet):
+    """Every test starts with empty hosts."""
+    yield
+    for c in fleet[1]:
+        for dom in c.listAllDomains(0):
+            if dom.name().startswith(PREFIX):
+                if dom.isActive():
+                    dom.destroy()
+                dom.undefine()
 
 
 def playbook(inv, source, *extra):
@@ -113,8 +124,13 @@ def test_no_room_stops_before_anything_moves(fleet):
     src = conns[1]
     src.defineXML(domain_xml(PREFIX + "evac-big")).create()
     before = where(conns)
-    proc, stats, data = playbook(inv, hosts[1].name, "-e", "evacuate_reserve_mib=100000000")
+    # 1 % of the machine's memory after the 512 MiB reserved (about 240 MiB here) is what a target
+    # offers: the 1 GiB guest fits nowhere
+    proc, stats, data = playbook(inv, hosts[1].name, "-e", "evacuate_memory_ratio=0.01")
     assert proc.returncode != 0 and stats["failed"] == 1 and data is None
     line = [x for x in proc.stdout.splitlines() if "nothing moved; no room for:" in x]
-    assert line and PREFIX + "evac-big" in line[0], proc.stdout[-4000:]
+    assert line, proc.stdout[-4000:]
+    assert re.search(r"guest '%sevac-big': memory_mib: fits nowhere; the best host, vfevac-0[13], has [\d.]+ MiB free "
+                     r"of [\d.]+ MiB \(capacity after the ratios\), it needs 1024 MiB: short by [\d.]+ MiB" % PREFIX, line[0]), line[0]
     assert where(conns) == before
+

@@ -125,9 +125,14 @@ def test_refused_before_anything_moves(hosts):
     ca.defineXML(domain_xml(off, nic_network=PREFIX + "only-on-source"))
     before = (names(ca), names(cb))
 
-    r = run_module("migrate", args(run, a, b, reserve_memory=10 ** 8))
+    # capacity as capacity_check counts it: 0.1 % of the machine's memory (after the 512 MiB
+    # reserved) is less than the 64 MiB guest
+    r = run_module("migrate", args(run, a, b, memory_ratio=0.001))
     assert r["rc"] != 0 and not r["changed"], r
-    assert "migrate '%s': memory: the destination has" % run in r["msg"]
+    assert "migrate '%s': memory_mib: refused, on the destination %s the host has" % (run, b.uri) in r["msg"], r
+    assert "and the guest needs 64 MiB: short by" in r["msg"], r
+    r = run_module("migrate", args(run, a, b, memory_ratio=0.001, capacity_check=False), check=True)
+    assert r["rc"] == 0 and r["changed"], r
 
     r = run_module("migrate", args(off, a, b))
     assert r["rc"] != 0 and "migrate '%s': offline: is stopped" % off in r["msg"], r

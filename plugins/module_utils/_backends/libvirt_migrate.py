@@ -3,9 +3,11 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Moving a libvirt guest to another host (module migrate), as a kind of the one pipeline.
 
-``current`` reads the guest on both hosts and what the destination offers (memory, CPUs,
-networks, bridges, pools, volumes); ``plan`` (pure) decides and refuses, before anything
-moves, what the destination cannot take; ``apply`` migrates live (libvirt's
+``current`` reads the guest on both hosts and what the destination offers (its CPUs and
+memory and what its running guests use, networks, bridges, pools, volumes); ``plan`` (pure)
+decides and refuses, before anything moves, what the destination cannot take (its capacity
+as ``_placement.admit`` counts it for ``capacity_check``, the same ratios and wording);
+``apply`` migrates live (libvirt's
 migrateToURI3 / migrate3 with LIVE | PERSIST_DEST | UNDEFINE_SOURCE, bounded by a timeout
 that aborts the job, or switches to post-copy when asked) or moves a stopped guest's
 definition (define on the destination, undefine on the source)."""
@@ -16,6 +18,7 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _placement
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _render_libvirt as render
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import libvirt as lv
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import _host as host
@@ -25,8 +28,6 @@ from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._plan import new_plan
 
 KIND = "migrate"
-#: memory the destination keeps for itself beyond the guest's (MiB)
-DEFAULT_RESERVE_MIB = 256
 
 
 def validate(raw):
@@ -34,17 +35,20 @@ def validate(raw):
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise SpecError("invalid guest name %r" % (name,), name if isinstance(name, str) else None, "name", kind=KIND)
     spec = {k: raw.get(k) for k in ("name", "uri", "dest_uri", "live", "offline", "copy_storage", "bandwidth",
-                                    "timeout", "postcopy", "p2p", "tunnelled", "reserve_memory",
-                                    "migration_host")}
+                                    "timeout", "postcopy", "p2p", "tunnelled", "migration_host",
+                                    "capacity_check", "cpu_ratio", "memory_ratio", "reserved_memory_mib")}
     if not spec["dest_uri"] or not isinstance(spec["dest_uri"], str):
         raise SpecError("required: the libvirt URI of the destination host", name, "dest_uri", kind=KIND)
     if spec["dest_uri"] == spec["uri"]:
         raise SpecError("is the source uri itself", name, "dest_uri", kind=KIND)
-    for field in ("bandwidth", "timeout", "reserve_memory"):
+    for field in ("bandwidth", "timeout", "reserved_memory_mib"):
         if spec[field] is not None and spec[field] < 0:
             raise SpecError("must be >= 0, got %r" % spec[field], name, field, kind=KIND)
-    if spec["reserve_memory"] is None:
-        spec["reserve_memory"] = DEFAULT_RESERVE_MIB
+    for field in ("cpu_ratio", "memory_ratio"):
+        if spec[field] is not None and not spec[field] > 0:
+            raise SpecError("must be greater than zero, got %r" % spec[field], name, field, kind=KIND)
+    if spec["capacity_check"] is None:
+        spec["capacity_check"] = True
     if spec["postcopy"] and not spec["timeout"]:
         raise SpecError("postcopy switches to post-copy when the timeout expires: set timeout too", name,
                         "postcopy", kind=KIND)
@@ -87,10 +91,11 @@ def _host_uuid(conn):
     return ET.fromstring(conn.getCapabilities()).findtext("host/uuid")
 
 
-def _available_mib(conn, libvirt):
-    """What the destination's kernel can give a new guest: free + buffers + cached."""
-    stats = conn.getMemoryStats(libvirt.VIR_NODE_MEMORY_STATS_ALL_CELLS, 0)
-    return sum(stats.get(k, 0) for k in ("free", "buffers", "cached")) // 1024
+def _use(dom, libvirt):
+    """What a running guest uses, as _placement.guest_use counts it (its live definition)."""
+    g = render.parse_domain(dom.XMLDesc(0)) if dom.isActive() else render.parse_domain(
+        dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+    return _placement.guest_use(g["vcpus"], g["memory"], bool(g["hugepages"]))
 
 
 def _bridge_on(conn, name, local, libvirt):
@@ -113,23 +118,24 @@ class MigrateHandler(OperationHandler):
     def __init__(self, backend):
         super().__init__(backend)
         self._dest = None
+        self._dest_backend = None
 
     # -- connections -----------------------------------------------------------
     def dest(self, name):
+        """The connection to the destination, through a LibvirtBackend of its own (which reads
+        its capacity as capacity_check reads a host's)."""
         if self._dest is None:
+            self._dest_backend = lv.LibvirtBackend({"uri": self.dest_uri})
             try:
-                self._dest = lv.libvirt.open(self.dest_uri)
-            except lv.libvirt.libvirtError as e:
-                raise BackendError("cannot connect to %s: %s" % (self.dest_uri, e), name, "dest_uri", kind=KIND)
+                self._dest = self._dest_backend.conn
+            except BackendError as e:
+                raise BackendError(e.msg, name, "dest_uri", kind=KIND)
         return self._dest
 
     def close(self):
-        if self._dest is not None:
-            try:
-                self._dest.close()
-            except lv.libvirt.libvirtError:
-                pass
-            self._dest = None
+        if self._dest_backend is not None:
+            self._dest_backend.close()
+            self._dest, self._dest_backend = None, None
 
     def resolve(self, spec):
         self.dest_uri = spec["dest_uri"]
@@ -152,16 +158,19 @@ class MigrateHandler(OperationHandler):
             guest = source or dest
             if source is not None and dest is None:
                 facts.update(self._dest_facts(dconn, source["config"], spec))
+                if source["state"] != "stopped":
+                    facts["demand"] = _use(dom, libvirt)
         return {"source": source, "dest": dest, "facts": facts, "guest": guest,
                 "uris": {"source": spec["uri"], "destination": spec["dest_uri"]}}
 
     def _dest_facts(self, dconn, config, spec):
         """What the destination offers for this guest's needs."""
         libvirt = lv.libvirt
-        local = lv.LibvirtBackend({"uri": spec["dest_uri"]}).local
-        info = dconn.getInfo()
-        facts = {"available_mib": _available_mib(dconn, libvirt), "cpus": info[2],
-                 "networks": {}, "bridges": {}, "pools": {}, "volumes": {}}
+        local = self._dest_backend.local
+        facts = {"host": None, "running": {}, "networks": {}, "bridges": {}, "pools": {}, "volumes": {}}
+        if spec["capacity_check"]:
+            facts["host"] = self._dest_backend.host_resources()
+            facts["running"] = {n: _placement.guest_use(*use) for n, use in self._dest_backend.running_use().items()}
         for nic in config["interfaces"]:
             if nic.get("network"):
                 try:
@@ -424,18 +433,36 @@ def plan_migration(spec, current):
     return p
 
 
+def _admit(spec, facts):
+    """The destination takes the running guest only if its running guests stay within its
+    capacity after the ratios: ``_placement.admit``, as capacity_check admits a guest that
+    starts there. A stopped guest moving offline takes nothing until it starts (and its
+    start is then admitted by the guest module's capacity_check)."""
+    demand = facts.get("demand") or {}
+    others = {}
+    for use in facts["running"].values():
+        for res, amount in use.items():
+            others[res] = others.get(res, 0) + amount
+    ratios = {k: spec.get(k) for k in ("cpu_ratio", "memory_ratio", "reserved_memory_mib")}
+    ok, report, refusal = _placement.admit(facts["host"], others, demand, ratios)
+    if ok:
+        return
+    short = [(res, r["used"] + r["requested"] - r["capacity"]) for res, r in sorted(report.items())
+             if r["requested"] and r["used"] + r["requested"] > r["capacity"]]
+    res, why = refusal.split(": ", 1)  # admit names the resource first
+    res, shortfall = short[0] if short else (res, None)
+    raise _placement.PlacementError(
+        "refused, on the destination %s %s%s (nothing moved; a larger ratio, a guest stopped there or "
+        "capacity_check=false lets it through)" % (spec["dest_uri"], why,
+                                                   ": short by %s" % _placement.show(res, shortfall) if short else ""),
+        spec["name"], res, kind=KIND, resource=res, best_host=spec["dest_uri"], shortfall=shortfall)
+
+
 def _check_destination(spec, cfg, facts, offline):
     """Refuse, before anything moves, what the destination lacks for this guest."""
     name = spec["name"]
-    if not offline:
-        need = (cfg["max_memory"] or cfg["memory"] or 0) + spec["reserve_memory"]
-        if facts["available_mib"] < need:
-            raise SpecError("the destination has %d MiB available, the guest needs %d MiB (+ reserve_memory %d)"
-                            % (facts["available_mib"], need - spec["reserve_memory"], spec["reserve_memory"]),
-                            name, "memory", kind=KIND)
-    if cfg["max_vcpus"] > facts["cpus"]:
-        raise SpecError("the guest has %d vCPUs, the destination only %d CPUs" % (cfg["max_vcpus"], facts["cpus"]),
-                        name, "vcpus", kind=KIND)
+    if not offline and spec["capacity_check"]:
+        _admit(spec, facts)
     for i, nic in enumerate(cfg["interfaces"]):
         field = "interfaces[%d]" % i
         if nic.get("network"):

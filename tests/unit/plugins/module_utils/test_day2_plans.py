@@ -15,7 +15,7 @@ SRC, DST = "qemu:///system", "qemu+ssh://hv2/system"
 def mspec(**kw):
     raw = dict({"name": "vm1", "uri": SRC, "dest_uri": DST, "live": True, "offline": False, "copy_storage": False,
                 "bandwidth": None, "timeout": None, "postcopy": False, "p2p": True, "tunnelled": False,
-                "reserve_memory": 256}, **kw)
+                "capacity_check": True, "cpu_ratio": None, "memory_ratio": None, "reserved_memory_mib": None}, **kw)
     return migrate_validate(raw)
 
 
@@ -26,8 +26,12 @@ def guest(state="running", uuid="u1", **cfg):
 
 
 def facts(**kw):
-    return dict({"host_uuid": "h2", "source_host_uuid": "h1", "available_mib": 4096, "cpus": 4, "networks": {},
-                 "bridges": {}, "pools": {}, "volumes": {}}, **kw)
+    """A destination with 4 CPUs (16 vCPUs at cpu_ratio 4) and 4096 MiB (3584 after the 512
+    reserved), one guest of 2 vCPUs and 1024 MiB running there; the guest moving uses 2 vCPUs and
+    512 MiB."""
+    return dict({"host_uuid": "h2", "source_host_uuid": "h1", "host": {"cpus": 4, "memory_mib": 4096, "hugepages": {}},
+                 "running": {"other": {"vcpus": 2.0, "memory_mib": 1024.0}}, "demand": {"vcpus": 2.0, "memory_mib": 512.0},
+                 "networks": {}, "bridges": {}, "pools": {}, "volumes": {}}, **kw)
 
 
 def cur(source=None, dest=None, **kw):
@@ -51,8 +55,12 @@ def test_leftover_source_definition_is_undefined():
 
 
 @pytest.mark.parametrize("source,dest,kw,spec,field,text", [
-    (guest(max_memory=8192), None, {}, {}, "memory", "4096 MiB available"),
-    (guest(max_vcpus=8), None, {}, {}, "vcpus", "only 4 CPUs"),
+    (guest(), None, {"demand": {"vcpus": 1.0, "memory_mib": 3000.0}}, {}, "memory_mib",
+     "the host has 2560 MiB of 3584 MiB left (1024 MiB used by the other running guests; capacity after cpu_ratio 4, "
+     "memory_ratio 1, reserved_memory_mib 512) and the guest needs 3000 MiB: short by 440 MiB (nothing moved"),
+    (guest(), None, {"demand": {"vcpus": 15.0}}, {}, "vcpus", "the guest needs 15 vCPUs: short by 1 vCPUs"),
+    (guest(), None, {"demand": {"vcpus": 3.0}}, {"cpu_ratio": 1.0}, "vcpus", "the host has 2 vCPUs of 4 vCPUs left"),
+    (guest(), None, {}, {"reserved_memory_mib": 3000}, "memory_mib", "short by 440 MiB"),
     (guest(interfaces=[{"network": "lan", "bridge": None}]), None, {}, {}, "interfaces[0].network", "does not exist"),
     (guest(interfaces=[{"network": "lan", "bridge": None}]), None, {"networks": {"lan": False}}, {},
      "interfaces[0].network", "not active"),
@@ -81,12 +89,31 @@ def test_copy_storage_lets_a_missing_volume_be_created():
 
 
 def test_offline_move_needs_no_memory():
-    p = plan_migration(mspec(offline=True), cur(guest("stopped", max_memory=10 ** 6)))
+    p = plan_migration(mspec(offline=True), cur(guest("stopped", max_memory=10 ** 6), demand=None, running={},
+                                                host={"cpus": 1, "memory_mib": 64}))
     assert p["mode"] == "offline" and p["actions"][0] == "define on %s" % DST
 
 
+def test_capacity_refusal_is_placements_and_names_the_shortfall():
+    """The refusal is _placement's: a PlacementError with resource, host and shortfall."""
+    from ansible_collections.virtfleet.hypervisor.plugins.module_utils._placement import PlacementError
+    with pytest.raises(PlacementError) as e:
+        plan_migration(mspec(memory_ratio=0.5), cur(guest(), demand={"vcpus": 2.0, "memory_mib": 1024.0}))
+    assert e.value.details == {"resource": "memory_mib", "best_host": DST, "shortfall": 1024 + 1024 - 1792}
+    assert "on the destination %s the host has 768 MiB of 1792 MiB left" % DST in str(e.value)
+
+
+def test_capacity_check_false_and_a_wider_ratio_let_it_through():
+    big = cur(guest(), demand={"vcpus": 1.0, "memory_mib": 3000.0})
+    assert plan_migration(mspec(capacity_check=False), big)["mode"] == "live"
+    assert plan_migration(mspec(memory_ratio=1.5), big)["mode"] == "live"
+    assert plan_migration(mspec(), cur(guest(), demand={"vcpus": 14.0}))["mode"] == "live"
+
+
 @pytest.mark.parametrize("kw,field", [({"dest_uri": SRC}, "dest_uri"), ({"postcopy": True}, "postcopy"),
-                                      ({"timeout": -1}, "timeout"), ({"name": "bad name"}, "name")])
+                                      ({"timeout": -1}, "timeout"), ({"name": "bad name"}, "name"),
+                                      ({"cpu_ratio": 0}, "cpu_ratio"), ({"memory_ratio": -1.0}, "memory_ratio"),
+                                      ({"reserved_memory_mib": -1}, "reserved_memory_mib")])
 def test_migrate_bad_input(kw, field):
     with pytest.raises(SpecError) as e:
         mspec(**kw)
@@ -169,33 +196,62 @@ def test_backup_bad_input(kw, field):
     assert e.value.field == field
 
 
-# -- evacuation placement ------------------------------------------------------------------
-def target(avail, cpus=4, running_vcpus=0):
-    return {"memory": {"available_mib": avail}, "cpu": {"count": cpus}, "committed": {"running": {"vcpus": running_vcpus}}}
+# -- evacuation placement (_placement's engine) ------------------------------------------
+def target(mib=8192, cpus=4, guests=()):
+    """A target's host_facts: CPUs, total memory, its own guests."""
+    return {"cpu": {"count": cpus}, "memory": {"total_mib": mib}, "guests": list(guests)}
 
 
-def g(name, mem, state="running", vcpus=1):
-    return {"name": name, "backend": "libvirt", "state": state, "vcpus": vcpus, "max_vcpus": vcpus,
+def g(name, mem, state="running", vcpus=1, backend="libvirt"):
+    return {"name": name, "backend": backend, "state": state, "vcpus": vcpus, "max_vcpus": vcpus,
             "memory_mib": mem, "max_memory_mib": mem}
 
 
-def test_largest_first_on_the_target_with_most_memory_left():
+def test_spread_largest_first_onto_the_least_loaded_target():
+    """spread: b (largest) to h2 (less loaded: a stopped guest of its own on h3, 1 vCPU and
+    1 GiB), then a to h3 (h2 now the more loaded), the stopped c to h2 (h3 has a vCPU more):
+    running guests first in the moves, stopped ones last."""
     out = _evacuate.plan([g("a", 1024), g("b", 2048), g("c", 512, "stopped")],
-                         {"h2": target(3000), "h3": target(2800)}, reserve_mib=256)
+                         {"h2": target(), "h3": target(guests=[g("own", 1024, "stopped")])})
     assert [(m["guest"], m["to"], m["mode"]) for m in out["moves"]] == [
-        ("b", "h2", "live"), ("a", "h3", "live"), ("c", "h3", "offline")]
-    assert out["unplaced"] == []
+        ("b", "h2", "live"), ("a", "h3", "live"), ("c", "h2", "offline")]
+    assert out["unplaced"] == [] and out["targets"]["h2"]["guests"] == ["b", "c"]
+    # the target's own stopped guest is committed use: 1024 + 1024 of 8192 - 512
+    assert out["targets"]["h3"]["free"]["memory_mib"] == 7680 - 2048
 
 
-def test_no_room_is_unplaced_with_the_reason():
-    out = _evacuate.plan([g("big", 8192), g("wide", 64, vcpus=8)], {"h2": target(4096)})
-    assert [u["guest"] for u in out["unplaced"]] == ["big", "wide"]
-    assert "h2: 3840 MiB left, needs 8192" in out["unplaced"][0]["reason"]
-    assert "h2: 4 CPUs, needs 8 vCPUs" in out["unplaced"][1]["reason"]
+def test_no_room_is_unplaced_with_placements_reason():
+    """Committed use against capacity after the ratios, not the kernel's available memory: the
+    target's stopped guest counts; the message names guest, resource, best host, shortfall."""
+    out = _evacuate.plan([g("big", 6000)], {"h2": target(guests=[g("own", 2048, "stopped")])})
+    assert out["moves"] == [] and len(out["unplaced"]) == 1
+    u = out["unplaced"][0]
+    assert (u["guest"], u["resource"], u["best_host"], u["shortfall"]) == ("big", "memory_mib", "h2", 368)
+    assert "fits nowhere; the best host, h2, has 5632 MiB free of 7680 MiB (capacity after the ratios), it " \
+        "needs 6000 MiB: short by 368 MiB" in u["reason"]
 
 
-def test_cpu_ratio_and_other_backends():
-    out = _evacuate.plan([g("a", 64, vcpus=2), dict(g("ct", 64), backend="lxc")],
-                         {"h2": target(4096, cpus=2, running_vcpus=7)}, cpu_ratio=4.0)
-    assert out["unplaced"][0]["guest"] == "a" and "running vCPUs" in out["unplaced"][0]["reason"]
-    assert out["skipped"][0]["guest"] == "ct"
+def test_ratios_and_other_backends():
+    guests = [g("a", 64, vcpus=2), g("ct", 64, backend="lxc"), g("off", 64, "stopped")]
+    tgt = {"h2": target(cpus=2, guests=[g("own", 64, vcpus=6)])}
+    out = _evacuate.plan(guests, tgt, move_stopped=False)
+    assert [m["guest"] for m in out["moves"]] == ["a"]  # 6 + 2 within 2 CPUs x 4.0
+    assert sorted(s["guest"] for s in out["skipped"]) == ["ct", "off"]
+    out = _evacuate.plan(guests, tgt, {"cpu_ratio": 4.0}, move_stopped=True)  # the stopped one counts: 6 + 2 + 1 > 8
+    assert (out["unplaced"][0]["guest"], out["unplaced"][0]["resource"], out["moves"]) == ("off", "vcpus", [])
+    out = _evacuate.plan([g("a", 64)], tgt, {"cpu_ratio": 2.0})
+    assert "has 0 vCPUs free of 4 vCPUs" in out["unplaced"][0]["reason"]
+
+
+def test_a_guest_already_on_a_target_stays_there():
+    """A move that stopped halfway (the definition already on h3) is finished there."""
+    out = _evacuate.plan([g("a", 1024)], {"h2": target(), "h3": target(guests=[g("a", 1024, "stopped")])})
+    assert [(m["guest"], m["to"]) for m in out["moves"]] == [("a", "h3")]
+
+
+def test_pack_and_bad_ratios():
+    out = _evacuate.plan([g("a", 512), g("b", 512)], {"h2": target(), "h3": target()}, policy="pack")
+    assert {m["to"] for m in out["moves"]} == {"h2"}
+    with pytest.raises(SpecError) as e:
+        _evacuate.plan([g("a", 512)], {"h2": target()}, {"reserved_memory_mib": 10 ** 6})
+    assert e.value.obj == "h2" and e.value.field == "memory_mib"
