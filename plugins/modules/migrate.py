@@ -86,7 +86,10 @@ options:
         its remaining memory from the source.
       - Risky - once post-copy has begun the guest's memory is split between both hosts, so a failure of
         either host or of the network between them loses the guest (it cannot be resumed on either side).
-        Needs O(timeout).
+        Needs O(timeout); not with O(tunnelled) (libvirt cannot switch a tunnelled migration).
+      - The destination's QEMU needs userfaultfd; QEMU before 8.1 running as an unprivileged user (Debian 12's
+        C(libvirt-qemu)) gets it only with the sysctl C(vm.unprivileged_userfaultfd=1). Without it the
+        migration is refused at its start, nothing moves, and the module fails naming this field.
     type: bool
     default: false
   p2p:

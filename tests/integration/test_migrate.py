@@ -4,7 +4,9 @@ migration, as /work/shared/LAB.md measured): a running TCG guest moves live and 
 running on the destination, the source is left clean, a second run changes nothing; a
 destination that lacks room or a network is refused before anything moves; a stopped
 guest's definition moves with offline: true; a timeout aborts and leaves the guest running
-on the source; the way back works too."""
+on the source; the way back works too. A client-managed migration (p2p: false) moves a guest
+as well; post-copy, which this lab's QEMU cannot do (QEMU 7.2 as libvirt-qemu without
+vm.unprivileged_userfaultfd), is refused naming postcopy with nothing moved."""
 
 import os
 import shutil
@@ -161,6 +163,49 @@ def test_offline_move_of_a_stopped_guest(hosts):
     assert cb.lookupByName(name).autostart() == 1
     r = run_module("migrate", args(name, a, b, offline=True))
     assert r["rc"] == 0 and not r["changed"], r
+
+
+def test_client_managed_migration_without_p2p(hosts):
+    """p2p: false: the module's own connections drive the migration (migrate3 to the
+    destination's connection); QEMU streams straight to the destination's QEMU (migration_host,
+    since the simulated hosts' hostnames do not resolve)."""
+    (a, ca), (b, cb) = hosts
+    name = PREFIX + "mig-nop2p"
+    ca.defineXML(domain_xml(name)).create()
+    kw = {"p2p": False, "tunnelled": False, "migration_host": "127.0.0.1"}
+    r = run_module("migrate", args(name, a, b, **kw), check=True)
+    assert r["rc"] == 0 and r["changed"] and r["actions"][0] == "migrate to %s (live)" % b.uri, r
+    r = run_module("migrate", args(name, a, b, **kw))
+    assert r["rc"] == 0 and r["changed"] and r["state"] == "running" and r["location"] == b.uri, r
+    assert names(ca) == [] and names(cb) == [(name, "running", True)]
+    r = run_module("migrate", args(name, a, b, **kw))
+    assert r["rc"] == 0 and not r["changed"], r
+
+
+def _userfaultfd_for_qemu():
+    with open("/proc/sys/vm/unprivileged_userfaultfd") as f:
+        return f.read().strip() == "1"
+
+
+def test_postcopy_refused_when_the_destination_cannot_do_it(hosts):
+    """Post-copy needs userfaultfd in the destination's QEMU; QEMU 7.2 running as libvirt-qemu
+    gets it only with vm.unprivileged_userfaultfd=1 (0 here, a kernel-wide setting this test does
+    not change). QEMU refuses at the start of the migration: the module fails naming postcopy,
+    the guest runs on the source, the destination has nothing. A tunnelled post-copy is refused
+    before libvirt is asked."""
+    (a, ca), (b, cb) = hosts
+    if _userfaultfd_for_qemu():
+        pytest.skip("vm.unprivileged_userfaultfd=1: this destination can do post-copy")
+    name = PREFIX + "mig-postcopy"
+    ca.defineXML(domain_xml(name)).create()
+    r = run_module("migrate", args(name, a, b, postcopy=True, timeout=30))
+    assert r["rc"] != 0 and "migrate '%s': postcopy: libvirt cannot switch a tunnelled migration" % name in r["msg"], r
+    r = run_module("migrate", args(name, a, b, tunnelled=False, migration_host="127.0.0.1", postcopy=True, timeout=30))
+    assert r["rc"] != 0 and r["failed"], r
+    assert "migrate '%s': postcopy: refused by the destination: its QEMU cannot do post-copy" % name in r["msg"], r
+    assert "nothing moved, the guest is running on the source" in r["msg"], r
+    assert not any(a.startswith("switched to post-copy") for a in r["actions"]), r
+    assert names(ca) == [(name, "running", True)] and names(cb) == []
 
 
 def test_timeout_aborts_and_the_guest_stays_on_the_source(hosts, kernel):

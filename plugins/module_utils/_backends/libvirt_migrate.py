@@ -28,6 +28,8 @@ from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._plan import new_plan
 
 KIND = "migrate"
+#: what QEMU says on the destination when it cannot do post-copy (no userfaultfd for it)
+POSTCOPY_UNSUPPORTED = "postcopy is not supported"
 
 
 def validate(raw):
@@ -62,6 +64,10 @@ def validate(raw):
         raise SpecError("a tunnelled migration has no data connection of its own", name, "migration_host", kind=KIND)
     if spec["postcopy"] and not spec["live"]:
         raise SpecError("post-copy is a live migration: it needs live: true", name, "postcopy", kind=KIND)
+    if spec["postcopy"] and spec["tunnelled"]:
+        raise SpecError("libvirt cannot switch a tunnelled migration to post-copy: use tunnelled: false (with "
+                        "migration_host when the destination's hostname does not resolve)", name, "postcopy",
+                        kind=KIND)
     return spec
 
 
@@ -282,14 +288,20 @@ class MigrateHandler(OperationHandler):
             if worker.is_alive():
                 timed_out = True
                 if spec["postcopy"]:
-                    p["actions"].append("switched to post-copy after %ss" % spec["timeout"])
-                    self._try(dom.migrateStartPostCopy, 0)
+                    if self._try(dom.migrateStartPostCopy, 0):
+                        p["actions"].append("switched to post-copy after %ss" % spec["timeout"])
                 else:
                     self._try(dom.abortJob)
         worker.join()
         if "error" in outcome:
             e = outcome["error"]
             where = self._where(name)
+            if spec["postcopy"] and POSTCOPY_UNSUPPORTED in str(e).lower():
+                raise BackendError(
+                    "refused by the destination: its QEMU cannot do post-copy (%s; QEMU needs userfaultfd there: "
+                    "QEMU before 8.1 running as an unprivileged user gets it only with the sysctl "
+                    "vm.unprivileged_userfaultfd=1); nothing moved, the guest is %s; migrate without postcopy"
+                    % (e, where), name, "postcopy", kind=KIND)
             if timed_out and not spec["postcopy"]:
                 raise BackendError("did not complete within timeout=%ss; the migration was aborted (%s); the guest "
                                    "is %s" % (spec["timeout"], e, where), name, "timeout", kind=KIND)
@@ -301,10 +313,13 @@ class MigrateHandler(OperationHandler):
 
     @staticmethod
     def _try(fn, *args):
+        """True when the call went through; False when the job ended meanwhile (the migration
+        call reports how)."""
         try:
             fn(*args)
+            return True
         except lv.libvirt.libvirtError:
-            pass  # the job ended meanwhile: the migration call reports how
+            return False
 
     def _where(self, name):
         """Where the guest is after a failed migration, for the error message."""

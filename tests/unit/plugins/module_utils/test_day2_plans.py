@@ -111,6 +111,7 @@ def test_capacity_check_false_and_a_wider_ratio_let_it_through():
 
 
 @pytest.mark.parametrize("kw,field", [({"dest_uri": SRC}, "dest_uri"), ({"postcopy": True}, "postcopy"),
+                                      ({"postcopy": True, "timeout": 5, "tunnelled": True}, "postcopy"),
                                       ({"timeout": -1}, "timeout"), ({"name": "bad name"}, "name"),
                                       ({"cpu_ratio": 0}, "cpu_ratio"), ({"memory_ratio": -1.0}, "memory_ratio"),
                                       ({"reserved_memory_mib": -1}, "reserved_memory_mib")])
