@@ -3,7 +3,8 @@ with an inventory: the first host's three guests (two running, one stopped) are 
 the other two; --check shows the plan and moves nothing; the run moves the running guests
 live and the stopped one's definition, reports what went where, and leaves the first host
 empty; a second run has nothing to move. A guest no target has room for (capacity after
-the ratios, as the place module counts it) stops the play before anything moves."""
+the ratios, as the place module counts it) stops the play before anything moves. With
+evacuate_max_concurrent 2, two guests move at once onto one target."""
 
 import json
 import os
@@ -134,3 +135,26 @@ def test_no_room_stops_before_anything_moves(fleet):
                      r"of [\d.]+ MiB \(capacity after the ratios\), it needs 1024 MiB: short by [\d.]+ MiB" % PREFIX, line[0]), line[0]
     assert where(conns) == before
 
+
+def test_two_guests_move_at_once(fleet):
+    """evacuate_max_concurrent=2: both running guests of the first host go to the one target
+    in one batch (two migrate jobs at once); both arrive running, the report says so, nothing is
+    left on the source, and a second run has nothing to move."""
+    hosts, conns, inv = fleet
+    names = [PREFIX + "evac-p", PREFIX + "evac-q"]
+    for n in names:
+        conns[0].defineXML(domain_xml(n, mib=256)).create()
+    target = hosts[1].name
+    extra = ("-e", json.dumps({"evacuate_targets": [target], "evacuate_max_concurrent": 2}))
+    proc, stats, data = playbook(inv, hosts[0].name, *extra)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert "=> (item=%s, %s)" % tuple(names) in proc.stdout, "not one batch of two: " + proc.stdout[-4000:]
+    assert sorted((r["guest"], r["from"], r["to"], r["mode"], r["moved"], r["state"]) for r in data["report"]) == [
+        (n, hosts[0].name, target, "live", True, "running") for n in names]
+    assert all(r["duration"] > 0 for r in data["report"])
+    after = where(conns)
+    assert after[0] == [] and after[1] == [(n, "running") for n in names] and after[2] == []
+    assert all(conns[1].lookupByName(n).isPersistent() for n in names)
+
+    proc, stats, data = playbook(inv, hosts[0].name, *extra)
+    assert proc.returncode == 0 and stats["changed"] == 0 and data["plan"]["moves"] == [], proc.stdout[-4000:]
