@@ -34,6 +34,7 @@ description:
     reason and where the guest is.
   - Other backends are refused by the argument spec (libvirt only).
 extends_documentation_fragment:
+  - virtfleet.hypervisor.connection.capacity
   - virtfleet.hypervisor.objects
   - virtfleet.hypervisor.objects_results
 options:
@@ -112,23 +113,12 @@ options:
     type: str
   capacity_check:
     description:
-      - Refuse a live migration the destination has no capacity for (see above). Only the guests running
-        there count, as for the guest modules' C(capacity_check); a stopped guest moved with O(offline)
-        takes nothing until it starts (its start is then checked by the guest module).
+      - Refuse a live migration the destination has no capacity for (see above), at O(cpu_ratio),
+        O(memory_ratio) and O(reserved_memory_mib) of the destination. Only the guests running there count,
+        as for the guest modules' C(capacity_check); a stopped guest moved with O(offline) takes nothing until
+        it starts (its start is then checked by the guest module).
     type: bool
     default: true
-  cpu_ratio:
-    description: vCPUs per destination CPU for O(capacity_check) (OpenStack Nova's default since Antelope).
-    type: float
-    default: 4.0
-  memory_ratio:
-    description: Guest memory per MiB of destination memory for O(capacity_check).
-    type: float
-    default: 1.0
-  reserved_memory_mib:
-    description: Memory (MiB) the destination keeps for itself for O(capacity_check) (Nova's C(reserved_host_memory_mb)).
-    type: int
-    default: 512
 notes:
   - 'Each result item has also C(source_uri), C(dest_uri), C(mode) (V(live), V(offline), V(cleanup) or V(none)),
     C(location) (the guest''s host afterwards) and C(duration) (seconds the move took, V(0) when nothing moved).
