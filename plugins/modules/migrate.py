@@ -89,7 +89,8 @@ options:
         either host or of the network between them loses the guest (it cannot be resumed on either side).
         Needs O(timeout); not with O(tunnelled) (libvirt cannot switch a tunnelled migration).
       - The destination's QEMU needs userfaultfd; QEMU before 8.1 running as an unprivileged user (Debian 12's
-        C(libvirt-qemu)) gets it only with the sysctl C(vm.unprivileged_userfaultfd=1). Without it the
+        C(libvirt-qemu)) gets it only with the sysctl C(vm.unprivileged_userfaultfd=1); QEMU running as root
+        (C(user = "+0") in the destination's C(qemu.conf)) always has it. Without it the
         migration is refused at its start, nothing moves, and the module fails naming this field.
     type: bool
     default: false

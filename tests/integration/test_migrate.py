@@ -5,8 +5,9 @@ running on the destination, the source is left clean, a second run changes nothi
 destination that lacks room or a network is refused before anything moves; a stopped
 guest's definition moves with offline: true; a timeout aborts and leaves the guest running
 on the source; the way back works too. A client-managed migration (p2p: false) moves a guest
-as well; post-copy, which this lab's QEMU cannot do (QEMU 7.2 as libvirt-qemu without
-vm.unprivileged_userfaultfd), is refused naming postcopy with nothing moved."""
+as well; post-copy, which this lab's QEMU cannot do as libvirt-qemu (QEMU 7.2 without
+vm.unprivileged_userfaultfd), is refused naming postcopy with nothing moved, and switches after
+the timeout on a destination whose QEMU runs as root."""
 
 import os
 import shutil
@@ -206,6 +207,35 @@ def test_postcopy_refused_when_the_destination_cannot_do_it(hosts):
     assert "nothing moved, the guest is running on the source" in r["msg"], r
     assert not any(a.startswith("switched to post-copy") for a in r["actions"]), r
     assert names(ca) == [(name, "running", True)] and names(cb) == []
+
+
+def test_postcopy_switches_on_a_destination_whose_qemu_can(kernel):
+    """The same lab with the destination's QEMU running as root (user/group "+0" in that
+    simulated host's own qemu.conf: root has userfaultfd without the sysctl): a kernel-booting
+    guest at 1 MiB/s is still copying after timeout=2, the module switches to post-copy, the
+    guest runs on the destination (persistent), the source is empty."""
+    with nshosts.hosts(2, prefix=HOSTS + "p") as (a, b):
+        with open(os.path.join(b.root, "etc", "qemu.conf"), "a") as f:
+            f.write('\nuser = "+0"\ngroup = "+0"\n')
+        nshosts.kill_libvirtd(b)
+        nshosts.restart_libvirtd(b)
+        ca, cb = libvirt.open(a.uri), libvirt.open(b.uri)
+        name = PREFIX + "mig-pc"
+        try:
+            start_slow(ca, name)
+            r = run_module("migrate", args(name, a, b, tunnelled=False, migration_host="127.0.0.1", postcopy=True,
+                                           timeout=2, bandwidth=1))
+            assert r["rc"] == 0 and r["changed"] and r["state"] == "running", r
+            assert "switched to post-copy after 2s" in r["actions"], r
+            assert names(ca) == [] and names(cb) == [(name, "running", True)]
+        finally:
+            for c in (ca, cb):
+                for d in c.listAllDomains(0):
+                    if d.isActive():
+                        d.destroy()
+                    if d.isPersistent():
+                        d.undefine()
+                c.close()
 
 
 def test_timeout_aborts_and_the_guest_stays_on_the_source(hosts, kernel):

@@ -300,7 +300,7 @@ class MigrateHandler(OperationHandler):
                 raise BackendError(
                     "refused by the destination: its QEMU cannot do post-copy (%s; QEMU needs userfaultfd there: "
                     "QEMU before 8.1 running as an unprivileged user gets it only with the sysctl "
-                    "vm.unprivileged_userfaultfd=1); nothing moved, the guest is %s; migrate without postcopy"
+                    "vm.unprivileged_userfaultfd=1, QEMU running as root always); nothing moved, the guest is %s; migrate without postcopy"
                     % (e, where), name, "postcopy", kind=KIND)
             if timed_out and not spec["postcopy"]:
                 raise BackendError("did not complete within timeout=%ss; the migration was aborted (%s); the guest "
