@@ -256,3 +256,16 @@ def test_pack_and_bad_ratios():
     with pytest.raises(SpecError) as e:
         _evacuate.plan([g("a", 512)], {"h2": target()}, {"reserved_memory_mib": 10 ** 6})
     assert e.value.obj == "h2" and e.value.field == "memory_mib"
+
+
+def test_the_filter_passes_ratios_and_names_what_is_wrong():
+    from ansible.errors import AnsibleFilterError
+    from ansible_collections.virtfleet.hypervisor.plugins.filter.evacuation import evacuation_plan
+    out = evacuation_plan([g("a", 4096)], {"h2": target()}, memory_ratio="0.5", reserved_memory_mib=None)
+    assert out["unplaced"][0]["shortfall"] == 4096 - 3840
+    with pytest.raises(AnsibleFilterError, match=r"evacuation_plan: host 'h2': cpu_ratio: must be greater than zero"):
+        evacuation_plan([g("a", 64)], {"h2": target()}, cpu_ratio=0)
+    with pytest.raises(AnsibleFilterError, match="expects a list of guests and a dict of target facts"):
+        evacuation_plan("a", {})
+    with pytest.raises(AnsibleFilterError, match="policy: expected one of pack|spread"):
+        evacuation_plan([g("a", 64)], {"h2": target()}, policy="random")
