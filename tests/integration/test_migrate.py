@@ -226,7 +226,7 @@ def test_postcopy_switches_on_a_destination_whose_qemu_can(kernel):
             r = run_module("migrate", args(name, a, b, tunnelled=False, migration_host="127.0.0.1", postcopy=True,
                                            timeout=2, bandwidth=1))
             assert r["rc"] == 0 and r["changed"] and r["state"] == "running", r
-            assert "switched to post-copy after 2s" in r["actions"], r
+            assert any(x.startswith("switched to post-copy after ") for x in r["actions"]), r
             assert names(ca) == [] and names(cb) == [(name, "running", True)]
         finally:
             for c in (ca, cb):

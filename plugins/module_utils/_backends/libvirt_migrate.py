@@ -30,6 +30,8 @@ from ansible_collections.virtfleet.hypervisor.plugins.module_utils._plan import 
 KIND = "migrate"
 #: what QEMU says on the destination when it cannot do post-copy (no userfaultfd for it)
 POSTCOPY_UNSUPPORTED = "postcopy is not supported"
+#: seconds between two requests to switch to post-copy while libvirt cannot yet
+POSTCOPY_RETRY = 0.5
 
 
 def validate(raw):
@@ -288,8 +290,16 @@ class MigrateHandler(OperationHandler):
             if worker.is_alive():
                 timed_out = True
                 if spec["postcopy"]:
-                    if self._try(dom.migrateStartPostCopy, 0):
-                        p["actions"].append("switched to post-copy after %ss" % spec["timeout"])
+                    # libvirt refuses the switch until its outgoing job runs (the destination's QEMU
+                    # can take seconds to start on a loaded host): ask again until it goes through
+                    # or the migration ends
+                    waited = spec["timeout"]
+                    while worker.is_alive():
+                        if self._try(dom.migrateStartPostCopy, 0):
+                            p["actions"].append("switched to post-copy after %ss" % round(waited, 1))
+                            break
+                        worker.join(POSTCOPY_RETRY)
+                        waited += POSTCOPY_RETRY
                 else:
                     self._try(dom.abortJob)
         worker.join()
