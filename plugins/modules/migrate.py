@@ -118,6 +118,8 @@ options:
         O(memory_ratio) and O(reserved_memory_mib) of the destination. Only the guests running there count,
         as for the guest modules' C(capacity_check); a stopped guest moved with O(offline) takes nothing until
         it starts (its start is then checked by the guest module).
+      - O(disk_ratio) is not used - the disks copied with O(copy_storage) are not checked against the
+        capacity of the destination's pools.
     type: bool
     default: true
 notes:
