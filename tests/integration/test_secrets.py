@@ -138,8 +138,8 @@ def test_no_definition_secret_in_info_backup_or_migrate_output(conn, tmp_path):
             assert "TASK [%s]" % task in out, out[-3000:]
         assert "failed=0" in out, out[-3000:]
         at = out.find(GFX)
-        assert at < 0, "secret printed in task %r:\n%s" % (out[:at].rsplit("TASK [", 1)[-1].split("]")[0],
-                                                             out[max(0, at - 1500):][:3000])
+        task = out[:at].rsplit("TASK [", 1)[-1].split("]")[0]
+        assert at < 0, "secret printed in task %r:\n%s" % (task, out[max(0, at - 1500):][:3000])
     for out in outputs[1:]:
         assert '"password": "********"' in out, "guest_info does not show that a password is set"
     # the password went through every step: the guest back home holds it, so does its backup (0600)
