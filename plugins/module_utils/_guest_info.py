@@ -15,6 +15,7 @@ Statistics of libvirt guests come from one bulk call (``getAllDomainStats``, or
 from __future__ import annotations
 
 import os
+import re
 import xml.etree.ElementTree as ET
 
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _model
@@ -27,6 +28,20 @@ from ansible_collections.virtfleet.hypervisor.plugins.module_utils._facts import
 
 FORMATS = {"libvirt": "xml", "xl": "xl", "lxc": "lxc"}
 _TEXT = {"libvirt": "config_xml", "xl": "cfg_text", "lxc": "text"}
+MASK = "********"
+# the secret a definition can hold that no module was given (so Ansible cannot mask it): a console's
+# password, as libvirt's secure XML holds it (passwd='...'); xl cfgs: _render_xl.mask_secrets
+_SECRET_TEXT = {
+    "xml": re.compile(r"""(\spasswd=)(['"])(.*?)\2"""),
+}
+
+
+def mask_definition(fmt, text):
+    """A libvirt definition's text with the console passwords it holds replaced by MASK."""
+    pattern = _SECRET_TEXT.get(fmt)
+    if text is None or pattern is None:
+        return text
+    return pattern.sub(lambda m: m.group(1) + m.group(2) + MASK + m.group(2), text)
 
 
 def _set(value):
@@ -51,6 +66,7 @@ def definition(backend, name, current=None):
 
         {"name", "backend", "format": "xml" | "xl" | "lxc",
          "text": the domain XML (inactive) / xl cfg file / lxc config, as the toolstack holds it,
+                 console passwords masked (mask_definition, _render_xl.mask_secrets),
          "model": the guest model (what the guest module accepts), "managed": bool}
 
     ``text`` is None only for a Xen guest running without a cfg file in xl_config_dir."""
@@ -59,7 +75,9 @@ def definition(backend, name, current=None):
         return None
     text = current.get(_TEXT[backend.name])
     if backend.name == "xl":
-        text = render_xl.mask_secrets(text)  # a VNC password is a secret (libvirt's XML never has it)
+        text = render_xl.mask_secrets(text)  # vncpasswd, read with xl's own cfg parser
+    else:
+        text = mask_definition(FORMATS[backend.name], text)  # libvirt's secure XML carries passwd='...'
     return {"name": name, "backend": backend.name, "format": FORMATS[backend.name],
             "text": text, "model": model_of(backend, current),
             "managed": bool(current.get("managed"))}

@@ -117,6 +117,8 @@ guests:
       description:
         - The persistent definition as the toolstack holds it (libvirt's inactive domain XML, the xl cfg file,
           the container's config file). Null for a Xen guest running without a cfg file.
+        - A console password it holds (C(passwd) of a libvirt graphics device, C(vncpasswd) of an xl cfg) reads
+          C(********), as in RV(guests[].model).
       type: str
     model:
       description: The definition as the guest model (the options of M(virtfleet.hypervisor.guest)), with state and autostart.

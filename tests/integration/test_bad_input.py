@@ -5,14 +5,18 @@ the object and the field, and the host's state hashes (libvirt domains/volumes a
 containers of this suite) must be equal before and after. The roles' argument specs are
 covered by tests/integration/test_bad_input_roles.py."""
 
+import os
+
 import pytest
 
 import lxchelpers as lx
-from vfhelpers import PREFIX, run_module, state_hash
+from vfhelpers import PREFIX, ROOT, run_module, state_hash
 
 G = PREFIX + "bi1"          # a guest name no case creates
 EXISTING = PREFIX + "bi-existing"  # a defined guest the cases must leave alone
 LONG = "a" * 200
+BACKUP = "/var/lib/virtfleet-test/bi-backups"  # guest_backup's dest; no case may create it
+DEST = "qemu+unix:///system?socket=/run/vftest-bi-nohost/libvirt-sock"  # never reached: refused before
 FACTS = {"cpu": {"count": 8}, "memory": {"total_mib": 16384}}  # host_facts of a small host
 
 
@@ -151,6 +155,45 @@ CASES = [
      None, "policy"),
     ("place-pin-unknown-host", "place", {"hosts": [{"name": "h1", "facts": FACTS}],
                                          "guests": [{"name": "g1", "host": "h9", "memory": 64}]}, "g1", "host"),
+    # --- guest_backup: the backup directory (BACKUP, hashed too) must stay as it was
+    ("backup-dest-relative", "guest_backup", {"name": EXISTING, "dest": "backups"}, EXISTING, "dest"),
+    ("backup-label-dotdot", "guest_backup", {"name": EXISTING, "dest": BACKUP, "label": "../other"}, EXISTING,
+     "label"),
+    ("backup-label-hidden", "guest_backup", {"name": EXISTING, "dest": BACKUP, "label": ".partial"}, EXISTING,
+     "label"),
+    ("backup-label-space", "guest_backup", {"name": EXISTING, "dest": BACKUP, "label": "before upgrade"}, EXISTING,
+     "label"),
+    ("backup-name-slash", "guest_backup", {"name": "../etc", "dest": BACKUP}, "../etc", "name"),
+    ("backup-xl-backend", "guest_backup", {"name": EXISTING, "dest": BACKUP, "backend": "xl"}, EXISTING,
+     "backend"),
+    ("backup-guest-missing", "guest_backup", {"name": PREFIX + "nosuch", "dest": BACKUP}, PREFIX + "nosuch",
+     "name"),
+    ("backup-restore-without-backup", "guest_backup", {"name": EXISTING, "dest": BACKUP, "state": "restored"},
+     EXISTING, "label"),
+    # --- migrate: refused before any connection to a destination is used
+    ("migrate-dest-empty", "migrate", {"name": EXISTING, "dest_uri": ""}, EXISTING, "dest_uri"),
+    ("migrate-dest-is-source", "migrate", {"name": EXISTING, "dest_uri": "qemu:///system"}, EXISTING, "dest_uri"),
+    ("migrate-dest-same-host", "migrate", {"name": EXISTING,
+                                           "dest_uri": "qemu+unix:///system?socket=/run/libvirt/libvirt-sock"},
+     EXISTING, "dest_uri"),
+    ("migrate-dest-unreachable", "migrate", {"name": EXISTING,
+                                             "dest_uri": "qemu+unix:///system?socket=/nonexistent/libvirt-sock"},
+     EXISTING, "dest_uri"),
+    ("migrate-bandwidth-negative", "migrate", {"name": EXISTING, "dest_uri": DEST, "bandwidth": -1}, EXISTING,
+     "bandwidth"),
+    ("migrate-reserve-negative", "migrate", {"name": EXISTING, "dest_uri": DEST, "reserve_memory": -256}, EXISTING,
+     "reserve_memory"),
+    ("migrate-postcopy-without-timeout", "migrate", {"name": EXISTING, "dest_uri": DEST, "postcopy": True},
+     EXISTING, "postcopy"),
+    ("migrate-postcopy-offline", "migrate", {"name": EXISTING, "dest_uri": DEST, "postcopy": True, "timeout": 30,
+                                             "live": False}, EXISTING, "postcopy"),
+    ("migrate-tunnelled-copy-storage", "migrate", {"name": EXISTING, "dest_uri": DEST, "tunnelled": True,
+                                                   "copy_storage": True}, EXISTING, "copy_storage"),
+    ("migrate-tunnelled-not-p2p", "migrate", {"name": EXISTING, "dest_uri": DEST, "tunnelled": True,
+                                              "p2p": False}, EXISTING, "tunnelled"),
+    ("migrate-tunnelled-host", "migrate", {"name": EXISTING, "dest_uri": DEST, "tunnelled": True,
+                                           "migration_host": "192.0.2.1"}, EXISTING, "migration_host"),
+    ("migrate-name-space", "migrate", {"name": "web 01", "dest_uri": DEST}, "web 01", "name"),
     # --- host_facts
     ("facts-unknown-toolstack", "host_facts", {"toolstacks": ["vmware"]}, None, "toolstacks"),
     ("facts-unknown-gather", "host_facts", {"gather": ["gpus"]}, None, "gather"),
@@ -173,7 +216,7 @@ def _fill(value, pool):
 
 
 def _hashes(conn):
-    return state_hash(conn), lx.state_hash()
+    return state_hash(conn), lx.state_hash(), os.path.lexists(BACKUP)
 
 
 @pytest.mark.parametrize("module, args, obj, field", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
@@ -196,5 +239,7 @@ def test_bad_input_fails_naming_object_and_field_and_changes_nothing(  # pylint:
 def test_the_table_is_wide():
     modules = {c[1] for c in CASES}
     assert len(CASES) >= 60
-    assert modules >= {"guest", "guests", "network", "networks", "pool", "volume", "volumes", "cloud_init",
-                       "host_facts", "guest_info", "snapshot", "place"}
+    assert len({c[0] for c in CASES}) == len(CASES)
+    # every module of the collection: a new module without bad-input cases fails here
+    shipped = {f[:-3] for f in os.listdir(os.path.join(ROOT, "plugins", "modules")) if f.endswith(".py")}
+    assert modules == shipped, sorted(shipped - modules)

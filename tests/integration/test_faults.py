@@ -155,3 +155,66 @@ def test_sigkill_while_writing_an_lxc_config_keeps_the_old_one(lxc_clean):
     assert "100663296" in open(config).read() or "96M" in open(config).read()
     assert not run_module("guest", dict(spec, memory=96))["changed"]
     assert lx.names() == [c]
+
+
+def _lxc_one(name):
+    """What a user would check of one container: config and marker bytes, state, init pid."""
+    return (lx.config_text(name), open(os.path.join(lx.lxc_path(), name, "virtfleet.json")).read(), lx.state(name),
+            lx.pid(name), sorted(os.listdir(os.path.join(lx.lxc_path(), name))))
+
+
+def test_lxc_rootfs_vanished_is_named_the_rest_converges_and_restoring_it_converges(lxc_clean):
+    """A container whose rootfs directory vanished (deleted, a filesystem not mounted): the batch
+    fails that container by name and field before anything of it changes, converges the others,
+    and after the directory is back (or the container is removed and declared again) a re-run
+    converges, touching no other container."""
+    names = [PREFIX + "rf-%d" % i for i in (1, 2, 3)]
+    lost = names[1]
+    spec = {"guests": [{"name": n, "template": "busybox", "memory": 64, "state": "stopped"} for n in names],
+            "backend": "lxc"}
+    running = dict(spec, guests=[dict(g, state="running") for g in spec["guests"]])
+    assert run_module("guests", spec)["changed"]
+    rootfs = os.path.join(lx.lxc_path(), lost, "rootfs")
+    with open(os.path.join(rootfs, "vftest-data"), "w") as f:
+        f.write("kept")
+    aside = os.path.join(lx.lxc_path(), PREFIX + "rf-aside")  # outside every container directory
+    os.rename(rootfs, aside)
+    try:
+        # the declared state is the current one: the batch fails on the lost rootfs, changes nothing
+        before = lx.state_hash()
+        for check in (True, False):
+            r = run_module("guests", spec, check=check)
+            assert r["rc"] != 0 and not r["changed"], r
+            assert "guest '%s': rootfs: its rootfs %s is missing" % (lost, rootfs) in r["msg"], r["msg"]
+            assert "Traceback" not in r["msg"]
+            assert sorted((i["name"], bool(i.get("failed"))) for i in r["results"]) == [
+                (n, n == lost) for n in names], r["results"]
+            assert lx.state_hash() == before
+        # a change to every container: the others start, the lost one is left as it was
+        lost_before = _lxc_one(lost)
+        r = run_module("guests", running)
+        assert r["rc"] != 0 and r["changed"], r
+        assert sorted((i["name"], bool(i.get("failed"))) for i in r["results"]) == [(n, n == lost) for n in names]
+        assert "guest '%s': rootfs:" % lost in r["msg"] and "lxc-start" not in r["msg"], r["msg"]
+        assert [lx.state(n) for n in names] == ["RUNNING", "STOPPED", "RUNNING"]
+        assert _lxc_one(lost) == lost_before
+    finally:
+        if not os.path.exists(rootfs):
+            os.rename(aside, rootfs)
+    # restored: the re-run starts it, with its data; nothing else is touched
+    others = [_lxc_one(n) for n in (names[0], names[2])]
+    r = run_module("guests", running)
+    assert r["rc"] == 0 and [i["name"] for i in r["results"] if i["changed"]] == [lost], r
+    assert lx.state(lost) == "RUNNING" and lx.attach(lost, "cat", "/vftest-data").stdout == "kept"
+    assert [_lxc_one(n) for n in (names[0], names[2])] == others
+    assert not run_module("guests", running)["changed"]
+    # gone for good: removing it by name works without its rootfs, declaring it again makes a new one
+    lx.lxc("lxc-stop", "-k", "-n", lost)
+    subprocess.run(["rm", "-rf", "--one-file-system", rootfs], check=True)
+    r = run_module("guest", {"name": lost, "backend": "lxc", "state": "absent"})
+    assert r["rc"] == 0 and r["changed"], r
+    r = run_module("guests", running)
+    assert r["rc"] == 0 and [i["name"] for i in r["results"] if i["changed"]] == [lost], r
+    assert lx.names() == names and [lx.state(n) for n in names] == ["RUNNING"] * 3
+    assert [_lxc_one(n) for n in (names[0], names[2])] == others
+    assert not run_module("guests", running)["changed"]

@@ -2,17 +2,26 @@
 one (guest, guests, cloud_init), run by ansible-playbook at -vvv with --diff, in check mode,
 for real, on a no-op run and on a failing run, then every other module on the same host
 (host_facts reads the guests and the seed volumes; network(s), pool, volume(s)); the whole
-output is grepped."""
+output is grepped. The second test does the same for the secret a guest's definition itself
+holds (its console's graphics.password), through the modules that read a definition they
+were not given: guest_info, guest_backup (its domain.xml is 0600) and migrate (to a
+namespaced libvirtd and back)."""
 
 import json
 import os
+import stat
 import subprocess
+
+import libvirt
+
+import nshosts
 
 from vfhelpers import PREFIX, ROOT, VENV_PY
 
 PASSWORD = "vf-Secret-Pw-7d1e"        # in user_data (a mapping)
 KEY = "ssh-ed25519 AAAAvfSecretKey9c"  # in user_data (a string)
 NETCFG = "vf-secret-netcfg-41ab"       # in network_config
+GFX = "Vq7pW9zX"                        # graphics.password (VNC takes at most 8 characters)
 
 
 def _playbook(tmp_path, pool, check):
@@ -82,3 +91,63 @@ def test_no_secret_in_any_output_at_vvv(conn, pool, tmp_path):
     conn.storagePoolLookupByName(pool).storageVolLookupByName(PREFIX + "sec-seed").delete(0)
     for name in ("sec1-cidata", "sec2-cidata", "secvol"):
         conn.storagePoolLookupByName(pool).storageVolLookupByName(PREFIX + name).delete(0)
+
+
+def _gfx_playbook(tmp_path, dest_uri, backups, check):
+    name = PREFIX + "sec-gfx"
+    guest = {"name": name, "state": "stopped", "virt_type": "qemu", "memory": 64,
+             "graphics": {"type": "vnc", "listen": "127.0.0.1", "password": GFX}}
+    away = {"name": name, "dest_uri": dest_uri, "offline": True, "p2p": False}
+    back = {"name": name, "uri": dest_uri, "dest_uri": "qemu:///system", "offline": True, "p2p": False}
+    tasks = [
+        {"name": "guest", "virtfleet.hypervisor.guest": guest},
+        {"name": "guests", "virtfleet.hypervisor.guests": {"guests": [guest]}},
+        {"name": "guest with a bad field fails", "virtfleet.hypervisor.guest": dict(guest, vcpus=0),
+         "ignore_errors": True},
+        # the modules below were not given the password: they read it back from libvirt
+        {"name": "guest_info", "virtfleet.hypervisor.guest_info": {"name": name}, "ignore_errors": check},
+        {"name": "guest_backup", "virtfleet.hypervisor.guest_backup": {"name": name, "dest": backups},
+         "ignore_errors": check},
+        {"name": "guest_backup restored (the same guest: ok)", "virtfleet.hypervisor.guest_backup": {
+            "name": name, "dest": backups, "state": "restored"}, "ignore_errors": check},
+        {"name": "migrate away", "virtfleet.hypervisor.migrate": away, "ignore_errors": check},
+        {"name": "guest_info on the destination", "virtfleet.hypervisor.guest_info": {"name": name, "uri": dest_uri},
+         "ignore_errors": check},
+        {"name": "migrate back", "virtfleet.hypervisor.migrate": back, "ignore_errors": check},
+    ]
+    play = [{"hosts": "localhost", "gather_facts": False, "check_mode": check, "tasks": tasks}]
+    path = tmp_path / ("gfx-check.yml" if check else "gfx-apply.yml")
+    path.write_text(json.dumps(play))
+    return str(path)
+
+
+def test_no_definition_secret_in_info_backup_or_migrate_output(conn, tmp_path):
+    backups = str(tmp_path / "backups")
+    with nshosts.hosts(1, prefix="vfsec") as fleet:
+        dest_uri = fleet[0].uri
+        outputs = [_run(_gfx_playbook(tmp_path, dest_uri, backups, check=True))]
+        apply = _gfx_playbook(tmp_path, dest_uri, backups, check=False)
+        outputs += [_run(apply), _run(apply)]  # apply, then a no-op (the backup is kept, the moves repeat)
+        dconn = libvirt.open(dest_uri)
+        try:
+            assert [d.name() for d in dconn.listAllDomains(0)] == [], "migrate back left the guest there"
+        finally:
+            dconn.close()
+    for out in outputs:
+        for task in ("guest_info", "guest_backup", "migrate away", "guest_info on the destination", "migrate back"):
+            assert "TASK [%s]" % task in out, out[-3000:]
+        assert "failed=0" in out, out[-3000:]
+        at = out.find(GFX)
+        task = out[:at].rsplit("TASK [", 1)[-1].split("]")[0]
+        assert at < 0, "secret printed in task %r:\n%s" % (task, out[max(0, at - 1500):][:3000])
+    for out in outputs[1:]:
+        assert '"password": "********"' in out, "guest_info does not show that a password is set"
+    # the password went through every step: the guest back home holds it, so does its backup (0600)
+    dom = conn.lookupByName(PREFIX + "sec-gfx")
+    assert "passwd='%s'" % GFX in dom.XMLDesc(libvirt.VIR_DOMAIN_XML_SECURE)
+    backup = os.path.join(backups, PREFIX + "sec-gfx", "default")
+    with open(os.path.join(backup, "domain.xml")) as f:
+        assert GFX in f.read()
+    for f in os.listdir(backup):
+        assert stat.S_IMODE(os.stat(os.path.join(backup, f)).st_mode) == 0o600, f
+    assert stat.S_IMODE(os.stat(backup).st_mode) == 0o700

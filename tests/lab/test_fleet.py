@@ -22,6 +22,7 @@ Needs the hv and xen lab images (make setup builds them); never builds them and 
 from __future__ import annotations
 
 import base64
+import difflib
 import hashlib
 import hmac
 import json
@@ -142,6 +143,59 @@ def test_site_second_run_with_host_roles_changes_nothing(fleet):
     proc, recap = fleet.play(str(REPO / "playbooks" / "site.yml"), what="site 2nd run, roles")
     assert_ok(proc, recap, hosts, "site.yml, 2nd run")
     assert all(r["changed"] == 0 for r in recap.values()), f"not idempotent: {recap}\n{proc.stdout[-8000:]}"
+
+
+# Everything a run could change on a host, as text (check-mode purity): every toolstack's objects
+# (libvirt domains, networks, pools and volumes; LXC configs, markers and run state; `xl list -l`
+# and the domains), the files the host roles manage, the pool data. Values that move by themselves
+# (pool free space, CPU time, running/blocked flags) are left out.
+STATE_SCRIPT = r"""
+if command -v virsh >/dev/null 2>&1; then
+  for d in $(virsh list --all --name); do
+    virsh dumpxml --inactive --security-info "$d"; virsh domstate "$d"; virsh dominfo "$d" | grep -i autostart
+  done
+  for n in $(virsh net-list --all --name); do virsh net-dumpxml "$n"; virsh net-info "$n" | grep -E '^(Active|Autostart)'; done
+  for p in $(virsh pool-list --all --name); do
+    virsh pool-dumpxml "$p" | grep -v -E '<(capacity|allocation|available)'
+    virsh vol-list "$p" 2>/dev/null
+  done
+fi
+if command -v lxc-ls >/dev/null 2>&1; then
+  lxc-ls --fancy -F NAME,STATE,AUTOSTART,PID
+  for c in /var/lib/lxc/*/; do cat "$c/config" "$c/virtfleet.json" 2>/dev/null; done
+fi
+if command -v xl >/dev/null 2>&1 && [ -e /proc/xen/capabilities ]; then
+  xl list -l; xl list | awk 'NR > 1 {print $1, $2}'
+fi
+find /etc/xen /etc/sysctl.d /etc/modprobe.d /etc/modules-load.d /etc/network/interfaces.d /etc/libvirt /etc/lxc \
+  /etc/default/grub.d /etc/apparmor.d/local /etc/systemd/network /var/lib/virtfleet-test -xdev \
+  -path /etc/xen/scripts -prune -o -printf '%p %m %l\n' 2>/dev/null | sort
+find /etc/xen /etc/sysctl.d /etc/modprobe.d /etc/modules-load.d /etc/network/interfaces.d /etc/libvirt /etc/lxc \
+  /etc/default/grub.d /etc/apparmor.d/local /etc/systemd/network /var/lib/virtfleet-test -xdev \
+  -path /etc/xen/scripts -prune -o -type f -print0 2>/dev/null | sort -z | xargs -0 -r sha256sum
+sha256sum /etc/fstab /etc/default/grub /etc/default/lxc-net 2>/dev/null
+cat /proc/sys/vm/nr_hugepages; ip -br link show type bridge | awk '{print $1}' | sort
+"""
+
+
+def host_states(fleet) -> dict[str, str]:
+    return {vm["host"]: ssh(vm, STATE_SCRIPT) for vm in fleet.vms.values()}
+
+
+def assert_hosts_unchanged(fleet, before: dict[str, str], what: str) -> None:
+    after = host_states(fleet)
+    for host, text in before.items():
+        if after[host] != text:
+            diff = difflib.unified_diff(text.splitlines(), after[host].splitlines(), "before", "after", lineterm="")
+            raise AssertionError(f"{what} changed {host}:\n" + "\n".join(list(diff)[:80]))
+
+
+def check_play(fleet, playbook: str, *args: str, what: str):
+    """A check-mode play (check.yml), wrapped in the hosts' state snapshot: it must change nothing."""
+    before = host_states(fleet)
+    out = fleet.play(playbook, *args, what=what)
+    assert_hosts_unchanged(fleet, before, what)
+    return out
 
 
 def plain(value):
@@ -303,7 +357,7 @@ def test_site_converges_then_check_reports_drift(fleet):
     assert_ok(proc, recap, hosts, "singles.yml")
 
     # 4. no drift: check.yml passes even with virtfleet_fail_on_drift
-    proc, recap = fleet.play(str(REPO / "playbooks" / "check.yml"), "-e", "virtfleet_fail_on_drift=true",
+    proc, recap = check_play(fleet, str(REPO / "playbooks" / "check.yml"), "-e", "virtfleet_fail_on_drift=true",
                              what="check, no drift")
     assert_ok(proc, recap, hosts, "check.yml without drift")
     assert "fleet drift: " in proc.stdout and "(0 objects differ" in proc.stdout, proc.stdout[-4000:]
@@ -320,7 +374,7 @@ def test_site_converges_then_check_reports_drift(fleet):
                xen["host"]: ("vftest-fleet-xg1",)}
 
     # 6. the installed collection's playbook, by name: drift reported per host, exit non-zero
-    proc, recap = fleet.play("virtfleet.hypervisor.check", "-e", "virtfleet_fail_on_drift=true",
+    proc, recap = check_play(fleet, "virtfleet.hypervisor.check", "-e", "virtfleet_fail_on_drift=true",
                              what="check, drift")
     out = proc.stdout
     assert proc.returncode != 0, out[-6000:]
@@ -340,3 +394,72 @@ def test_site_converges_then_check_reports_drift(fleet):
     assert "40960" in ssh(kvm, "virsh dumpxml --inactive vftest-fleet-vm1 | grep currentMemory")
     assert "100663296" in ssh(lxc, f"cat {cfg}")
     assert "memory = 112" in ssh(xen, "cat /etc/xen/vftest-fleet-xg1.cfg")
+
+
+# Run on the KVM host, detached from the ssh session that starts it: every sshd (the listener and
+# each session, Ansible's ControlMaster connection included) is SIGKILLed, as stopping ssh from the
+# console and dropping the connections would; ssh comes back CUT_SECONDS later.
+CUT_SECONDS = 20
+# (systemd would restart a killed listener at once: it is stopped first, which leaves the sessions)
+CUT_SCRIPT = ("setsid sh -c 'systemctl stop ssh.socket ssh.service 2>/dev/null; pkill -KILL -x sshd; sleep %d; "
+              "systemctl start ssh.service 2>/dev/null || /usr/sbin/sshd' </dev/null >/dev/null 2>&1 &" % CUT_SECONDS)
+
+
+@pytest.mark.lab_full
+def test_ssh_cut_mid_site_then_restored_converges_without_duplicates(fleet):
+    """The KVM host's ssh is cut while site.yml converges it (its guests, their volumes and seeds
+    removed by hand first, so the run has work there): that host is unreachable, the two others
+    converge; with ssh back the re-run converges with one of each object and nothing left over, and
+    a third run changes nothing. Runs last: it also converges the drift the test above left."""
+    vms = fleet.vms
+    kvm = vms["kvm"]
+    hosts = [vm["host"] for vm in vms.values()]
+    list_vols = "virsh vol-list vftest-pool | awk 'NR > 2 && $1 {print $1}'"
+    vols_before = sorted(ssh(kvm, list_vols).split())  # the fleet's, and the seed singles.yml made
+    assert "vftest-fleet-vm1-root" in vols_before, vols_before
+    ssh(kvm, "for d in vftest-fleet-vm1 vftest-fleet-vm2; do virsh destroy $d; virsh undefine $d; done >/dev/null 2>&1; "
+             "for v in vftest-fleet-vm1-root vftest-fleet-vm1-cidata; do virsh vol-delete --pool vftest-pool $v; done")
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS), ANSIBLE_HOST_KEY_CHECKING="False",
+               ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_PIPELINING="1", ANSIBLE_TIMEOUT="30",
+               ANSIBLE_FORKS="5", PYTHONUNBUFFERED="1")
+    env.pop("ANSIBLE_CONFIG", None)
+    argv = [str(PLAYBOOK), "-i", str(fleet.inv_dir / "hosts.yml"), str(REPO / "playbooks" / "site.yml"),
+            "--skip-tags", "prepare"]
+    t0 = time.monotonic()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                            cwd=fleet.inv_dir)
+    out, cut_at = [], None
+    try:
+        for line in proc.stdout:
+            out.append(line)
+            if cut_at is None and line.startswith("TASK [Fleet | Volumes"):
+                ssh(kvm, CUT_SCRIPT, check=False, timeout=60)  # may lose its own session
+                cut_at = round(time.monotonic() - t0, 1)
+        proc.wait(timeout=1800)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = "".join(out)
+    (fleet.inv_dir / "site_ssh_cut.log").write_text(text)
+    TIMINGS["site with ssh cut"] = round(time.monotonic() - t0, 1)
+    assert cut_at is not None, text[-6000:]
+    recap = {m[0]: {"ok": int(m[1]), "changed": int(m[2]), "unreachable": int(m[3]), "failed": int(m[4])}
+             for m in RECAP.findall(text)}
+    assert proc.returncode != 0 and recap[kvm["host"]]["unreachable"] == 1, f"{recap}\n{text[-6000:]}"
+    for host in set(hosts) - {kvm["host"]}:
+        assert recap[host]["unreachable"] == 0 and recap[host]["failed"] == 0, f"{recap}\n{text[-6000:]}"
+    cut_task = text[:text.find("UNREACHABLE")].rsplit("TASK [", 1)[-1].split("]")[0]
+    print(f"\nssh cut {cut_at} s into site.yml; {kvm['host']} unreachable at task {cut_task!r}")
+
+    labvm.wait_ssh(kvm, timeout=CUT_SECONDS + 180)  # restored
+    proc, recap = fleet.play(str(REPO / "playbooks" / "site.yml"), "--skip-tags", "prepare", what="site after cut")
+    assert_ok(proc, recap, hosts, "site.yml after the ssh cut")
+    proc, recap = fleet.play(str(REPO / "playbooks" / "site.yml"), "--skip-tags", "prepare", what="site after cut, 2nd")
+    assert_ok(proc, recap, hosts, "site.yml after the ssh cut, 2nd run")
+    assert all(r["changed"] == 0 for r in recap.values()), f"not converged: {recap}\n{proc.stdout[-8000:]}"
+    # one of each object, nothing half-made left in the pool
+    assert sorted(ssh(kvm, "virsh list --all --name").split()) == ["vftest-fleet-vm1", "vftest-fleet-vm2"]
+    assert "running" in ssh(kvm, "virsh domstate vftest-fleet-vm1")
+    vols = sorted(ssh(kvm, list_vols).split())
+    assert vols == vols_before, vols
+    assert ssh(kvm, "ls -A /var/lib/virtfleet-test/pool").split() == vols

@@ -399,6 +399,7 @@ class LxcBackend(GuestBackend):
                 raise SpecError("%s exists but is not a container (no config): move it away first" % self._dir(name),
                                 name, "name")
             return
+        self._check_rootfs(name)
         had = (self.marker(name) or {}).get("origin")
         if want is not None and had is not None and want != had:
             field = "template" if template is not None else "rootfs"
@@ -406,6 +407,28 @@ class LxcBackend(GuestBackend):
                                     "to change how it was made (its rootfs may hold data): remove it with "
                                     "state=absent first, or leave '%s' out" % (json.dumps(had, sort_keys=True), field),
                                     name, field)
+
+    def _check_rootfs(self, name):
+        """An existing container whose directory rootfs vanished (deleted, an unmounted filesystem) is
+        refused by name before anything of it changes: lxc-start would fail with liblxc's words only,
+        and a converge that leaves it stopped would report it as fine. Other rootfs backends (overlay,
+        btrfs, lvm, zfs, loop ...) are left to liblxc."""
+        path = None
+        for key, value in render.entries(render.parse(self._read_config(name))):
+            if key == "lxc.rootfs.path":
+                path = value
+        if path is None:
+            return
+        if path.startswith("dir:"):
+            path, missing = path[len("dir:"):], not os.path.isdir(path[len("dir:"):])
+        elif path.startswith("/"):
+            missing = not os.path.exists(path)
+        else:
+            return
+        if missing:
+            raise BackendError("its rootfs %s is missing; nothing of the container was changed: restore the "
+                               "directory (from a backup or snapshot) and run again, or remove the container "
+                               "with state=absent and declare it again to make a new one" % path, name, "rootfs")
 
     def _check_with_liblxc(self, name, config, n_nics):
         """Let liblxc's own parser judge the raw keys (unknown keys, bad values)."""

@@ -528,14 +528,23 @@ class _XlPower(host.Power):
     def state(self):
         return self.be._state(self.name)
 
+    def _xl(self, *args):
+        """``xl ARGS`` for a state change: its failure names this guest and ``state``."""
+        try:
+            return self.be.xl(*args)
+        except BackendError as e:
+            if e.obj is None and e.field is None:
+                raise BackendError(e.msg, self.name, "state", **e.details)
+            raise
+
     def start(self, paused=False):
-        self.be.xl("create", *((["-p"] if paused else []) + [self.be.cfg_path(self.name)]))
+        self._xl("create", *((["-p"] if paused else []) + [self.be.cfg_path(self.name)]))
 
     def resume(self):
-        self.be.xl("unpause", self.name)
+        self._xl("unpause", self.name)
 
     def suspend(self):
-        self.be.xl("pause", self.name)
+        self._xl("pause", self.name)
 
     def shutdown(self, timeout, force):
         be = self.be
@@ -552,7 +561,7 @@ class _XlPower(host.Power):
         return "xl shutdown: %s" % err if err else None
 
     def destroy(self):
-        self.be.xl("destroy", self.name)
+        self._xl("destroy", self.name)
 
     def save(self):
         """``xl save NAME <xl_save_dir>/NAME.save``: memory to the state file (0600), domain gone."""

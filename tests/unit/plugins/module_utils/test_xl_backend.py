@@ -160,8 +160,13 @@ def test_libxl_error_text_reaches_the_user(tmp_path, xl_bin, confdir):
     with pytest.raises(BackendError) as e:
         be.apply(plan(g, None, be.caps), None)
     msg = str(e.value)
-    assert msg.startswith("guest 'vftest-u': xl create failed (rc 3): ")
+    # named by guest and field (issue 17: the dom0 lab's `xl create` failure named no field)
+    assert msg.startswith("guest 'vftest-u': state: xl create failed (rc 3): ")
+    assert (e.value.obj, e.value.field, e.value.details["rc"]) == ("vftest-u", "state", 3)
     assert "segment module0 too large" in msg and "Out of memory" in msg
+    # the cfg it wrote stays, whole: the guest is defined, stopped, and the re-run retries the start
+    assert os.listdir(str(confdir)) == ["vftest-u.cfg"]
+    assert render.parse_cfg_model((confdir / "vftest-u.cfg").read_text())["memory"] == 96
     for line in err.splitlines():
         if not line.startswith("Parsing config from"):
             assert line in msg
