@@ -787,9 +787,6 @@ def first_fit_decreasing(hosts, guests, defaults=None):
 
 
 # -- from the fleet's declarations and host_facts ----------------------------------------
-PLACEMENT_KEYS = ("host", "affinity", "anti_affinity", "hugepage_size")
-
-
 def guest_from_spec(raw, host=None):
     """The engine's guest from a guest spec as the guest modules take it (``memory: 2GiB``,
     disks with volume/pool/size, interfaces with network/bridge) plus the placement keys

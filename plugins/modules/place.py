@@ -171,9 +171,13 @@ assignment:
   type: dict
   sample: {web01: kvm01, web02: kvm02, db01: kvm01}
 guests_by_host:
-  description: Host name -> the specs of the guests of O(guests) placed there, without the placement keys
-    (ready for M(virtfleet.hypervisor.guests)). Guests of O(hosts[].guests) are not repeated. A guest
-    with C(state=absent) is not placed and is listed for every host.
+  description:
+  - Host name -> the names of the guests of O(guests) placed there, in the order given. Guests
+    of O(hosts[].guests) are not repeated. A guest with C(state=absent) is not placed and is listed for
+    every host.
+  - Names only, never specs, so that no secret of a spec (cloud-init C(user_data), a console password)
+    is ever in the result; join them with the specs you declared (C(playbooks/tasks/fleet_place.yml)
+    does). The secrets of O(guests) are masked in C(invocation).
   returned: success
   type: dict
 placed:
@@ -218,6 +222,7 @@ shortfall:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _placement as pl
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._core import secret_values
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import SpecError
 
 _RATIOS = ("cpu_ratio", "memory_ratio", "disk_ratio", "reserved_memory_mib")
@@ -266,18 +271,19 @@ def solve(params, raw_guests):
                       {k: params[k] for k in _RATIOS})
     by_host = {h["name"]: [] for h in params["hosts"]}
     for g in raw_guests:
-        spec = {k: v for k, v in g.items() if k not in pl.PLACEMENT_KEYS and v is not None}
-        by_host[result["assignment"][g["name"]]].append(spec)
+        by_host[result["assignment"][g["name"]]].append(g["name"])
     for g in absent:
-        spec = {k: v for k, v in g.items() if k not in pl.PLACEMENT_KEYS and v is not None}
-        for specs in by_host.values():
-            specs.append(spec)
+        for names in by_host.values():
+            names.append(g["name"])
     result["guests_by_host"] = by_host
     return result
 
 
 def main():
     module = AnsibleModule(argument_spec=ARGSPEC, supports_check_mode=True)
+    for g in module.params["guests"] + [g for h in module.params["hosts"] for g in h["guests"] or []]:
+        if isinstance(g, dict):
+            module.no_log_values.update(secret_values(g))
     try:
         result = solve(module.params, module.params["guests"])
     except pl.PlacementError as e:

@@ -1,7 +1,8 @@
 """Secrets never appear in any output of any module, at any verbosity: every module that takes
 one (guest, guests, cloud_init), run by ansible-playbook at -vvv with --diff, in check mode,
 for real, on a no-op run and on a failing run, then every other module on the same host
-(host_facts reads the guests and the seed volumes; network(s), pool, volume(s)); the whole
+(host_facts reads the guests and the seed volumes; place gets fleet guests with cloud-init;
+network(s), pool, volume(s)); the whole
 output is grepped. The second test does the same for the secret a guest's definition itself
 holds (its console's graphics.password), through the modules that read a definition they
 were not given: guest_info, guest_backup (its domain.xml is 0600) and migrate (to a
@@ -47,6 +48,11 @@ def _playbook(tmp_path, pool, check):
     vol = {"name": PREFIX + "secvol", "pool": pool, "size": "1M", "format": "raw"}
     tasks += [
         {"name": "host_facts", "virtfleet.hypervisor.host_facts": {}},
+        # the controller-side placement of fleet guests with cloud-init secrets (names come back)
+        {"name": "place", "virtfleet.hypervisor.place": {
+            "hosts": [{"name": "h1", "facts": "{{ virtfleet_host }}", "backends": ["libvirt"]}],
+            "guests": [dict(guest, name=PREFIX + "sec-placed"), dict(batch[1], name=PREFIX + "sec-placed2",
+                                                                      memory=64)]}},
         {"name": "guest_info one", "virtfleet.hypervisor.guest_info": {"name": PREFIX + "sec1"},
          "ignore_errors": check},  # in check mode the guest was never created
         {"name": "guest_info all", "virtfleet.hypervisor.guest_info": {}},
@@ -78,7 +84,7 @@ def test_no_secret_in_any_output_at_vvv(conn, pool, tmp_path):
     outputs += [_run(apply), _run(apply)]  # apply, then a no-op
     for out in outputs:
         assert "TASK [guests" in out and "TASK [cloud_init]" in out and "ok=" in out, out[-3000:]
-        for task in ("host_facts", "guest_info one", "guest_info all", "snapshot", "network", "networks", "pool",
+        for task in ("host_facts", "place", "guest_info one", "guest_info all", "snapshot", "network", "networks", "pool",
                      "volume", "volumes"):
             assert "TASK [%s]" % task in out, out[-3000:]
         assert "failed=0" in out, out[-3000:]  # the failing tasks are ignored, every other one ran
