@@ -51,8 +51,8 @@ def _playbook(tmp_path, pool, check):
         # the controller-side placement of fleet guests with cloud-init secrets (names come back)
         {"name": "place", "virtfleet.hypervisor.place": {
             "hosts": [{"name": "h1", "facts": "{{ virtfleet_host }}", "backends": ["libvirt"]}],
-            "guests": [dict(guest, name=PREFIX + "sec-placed"), dict(batch[1], name=PREFIX + "sec-placed2",
-                                                                      memory=64)]}},
+            "guests": [dict(guest, name=PREFIX + "sec-placed"),
+                       dict(batch[1], name=PREFIX + "sec-placed2", memory=64)]}},
         {"name": "guest_info one", "virtfleet.hypervisor.guest_info": {"name": PREFIX + "sec1"},
          "ignore_errors": check},  # in check mode the guest was never created
         {"name": "guest_info all", "virtfleet.hypervisor.guest_info": {}},
