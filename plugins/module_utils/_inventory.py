@@ -7,7 +7,7 @@ Ansible (the plugin only turns these records into hosts, groups and variables).
 One reader per hypervisor, run in a thread of its own (:func:`collect`), each with one
 connection and bulk calls:
 
-* libvirt (:func:`read_libvirt`): ``listAllDomains`` (all, persistent, autostart: three
+* libvirt (:func:`read_libvirt`): ``listAllDomains`` (all, persistent, autostart, managed save: four
   filtered listings), ``getAllDomainStats`` (state) and ``DHCPLeases`` of each active network,
   once per host; then each domain's definition (``XMLDesc``: libvirt has no bulk call for
   definitions), read with the guest modules' own reader ``_render_libvirt.parse_domain``, so
@@ -160,6 +160,8 @@ def read_libvirt(conn, libvirt, hypervisor, uri, sources=ADDRESS_SOURCES, agent_
     doms = sorted(conn.listAllDomains(0), key=lambda d: d.name())
     persistent = {d.UUIDString() for d in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_PERSISTENT)}
     autostart = {d.UUIDString() for d in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_AUTOSTART)}
+    # shut off with a managed save image: 'saved', as the guest modules name it (state: saved)
+    saved = {d.UUIDString() for d in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_MANAGEDSAVE)}
     states = {}
     for dom, stats in conn.getAllDomainStats(libvirt.VIR_DOMAIN_STATS_STATE, 0):
         states[dom.UUIDString()] = LIBVIRT_STATES.get(stats.get("state.state"), "unknown")
@@ -168,9 +170,9 @@ def read_libvirt(conn, libvirt, hypervisor, uri, sources=ADDRESS_SOURCES, agent_
     for dom in doms:
         uuid = dom.UUIDString()
         state = states.get(uuid, "unknown")
+        if state == "stopped" and uuid in saved:
+            state = "saved"
         try:
-            if state == "stopped" and uuid in persistent and dom.hasManagedSaveImage(0):
-                state = "saved"  # as the guest modules name a managed save (state: saved)
             if uuid in persistent:
                 xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
             else:
