@@ -49,8 +49,8 @@ def validate(raw):
         if spec[field] is not None and spec[field] < 0:
             raise SpecError("must be >= 0, got %r" % spec[field], name, field, kind=KIND)
     for field in ("cpu_ratio", "memory_ratio"):
-        if spec[field] is not None and not spec[field] > 0:
-            raise SpecError("must be greater than zero, got %r" % spec[field], name, field, kind=KIND)
+        if spec[field] is not None:
+            _placement._number(KIND, name, field, spec[field])  # pylint: disable=protected-access
     if spec["capacity_check"] is None:
         spec["capacity_check"] = True
     if spec["postcopy"] and not spec["timeout"]:
