@@ -160,37 +160,8 @@ KINDS = {
 }
 #: kinds whose objects belong to a guest backend chosen with ``backend``
 GUEST_BACKED = ("guest", "snapshot")
-MIN_SECRET = 4
 # the Python module each kind's toolstack needs, with its pip name
 _NEEDS = {"cloud_init": (("pycdlib", seed.PYCDLIB_IMPORT_ERROR),)}
-
-
-def secret_values(raw, paths=_model.SECRETS):
-    """The values at the secret paths of a raw spec, as the strings Ansible masks wherever
-    they appear in the output. A mapping is masked leaf by leaf; leaves shorter than
-    MIN_SECRET characters and booleans are left alone (masking every '2' or 'ops' in the
-    output would garble it and hide nothing)."""
-    out = set()
-
-    def leaves(value):
-        if isinstance(value, dict):
-            for v in value.values():
-                leaves(v)
-        elif isinstance(value, (list, tuple)):
-            for v in value:
-                leaves(v)
-        elif value is not None and not isinstance(value, bool) and len(str(value)) >= MIN_SECRET:
-            out.add(str(value))
-
-    for path in paths:
-        value = raw
-        for part in path.split("."):
-            value = value.get(part) if isinstance(value, dict) else None
-        if value is not None:
-            leaves(value)
-            if not isinstance(value, str):
-                out.add(str(value))
-    return out
 
 
 def _add(total, uses):
@@ -513,7 +484,7 @@ def run(module, kind, raws, single=False, prune=False, prune_storage=False):
     """Converge ``raws`` (raw specs) of ``kind`` ('guest', 'network', ...); exits the module."""
     for raw in raws:
         if isinstance(raw, dict):
-            module.no_log_values.update(secret_values(raw))
+            module.no_log_values.update(_model.secret_values(raw))
     fleet = module.params.get("fleet")
     if prune_storage and not prune:
         _fail(module, SpecError("only with prune: true (it says whether pruned guests' disks go too)", None,

@@ -345,6 +345,36 @@ def secret_paths(fields, prefix=""):
 # module's parameters): every module masks them in results, diffs, warnings and invocation.
 SECRETS = secret_paths(GUEST_FIELDS) + secret_paths(SEED_FIELDS)
 
+MIN_SECRET = 4
+
+
+def secret_values(raw, paths=SECRETS):
+    """The values at the secret paths of a raw spec, as the strings Ansible masks wherever
+    they appear in the output. A mapping is masked leaf by leaf; leaves shorter than
+    MIN_SECRET characters and booleans are left alone (masking every '2' or 'ops' in the
+    output would garble it and hide nothing)."""
+    out = set()
+
+    def leaves(value):
+        if isinstance(value, dict):
+            for v in value.values():
+                leaves(v)
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                leaves(v)
+        elif value is not None and not isinstance(value, bool) and len(str(value)) >= MIN_SECRET:
+            out.add(str(value))
+
+    for path in paths:
+        value = raw
+        for part in path.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if value is not None:
+            leaves(value)
+            if not isinstance(value, str):
+                out.add(str(value))
+    return out
+
 
 @dataclass(frozen=True)
 class Capabilities:

@@ -222,7 +222,7 @@ shortfall:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _placement as pl
-from ansible_collections.virtfleet.hypervisor.plugins.module_utils._core import secret_values
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import secret_values
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import SpecError
 
 _RATIOS = ("cpu_ratio", "memory_ratio", "disk_ratio", "reserved_memory_mib")

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _core
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _core, _model
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import BACKENDS
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends.base import GuestBackend
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import BackendError
@@ -171,7 +171,7 @@ def test_prune_removes_only_undeclared_guests_of_the_fleet(toy):
 def test_secrets_are_registered_for_masking():
     raw = {"name": "a", "cloud_init": {"user_data": {"password": "s3cret-pw", "n": 1},
                                        "network_config": "version: 2", "meta_data": {"x": "visible"}}}
-    found = _core.secret_values(raw)
+    found = _model.secret_values(raw)
     assert {"s3cret-pw", "version: 2"} <= found and "visible" not in found
 
 
