@@ -94,7 +94,7 @@ def _num(x):
 
 
 # -- input -------------------------------------------------------------------------------
-def _number(kind, name, field, value, positive=True, allow_zero=False):
+def number(kind, name, field, value, positive=True, allow_zero=False):
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         try:
             value = float(value)
@@ -134,19 +134,19 @@ def host_capacity(raw, defaults=None):
     ratio = {}
     for key in ("cpu_ratio", "memory_ratio", "disk_ratio"):
         v = raw.get(key)
-        ratio[key] = _number("host", name, key, defaults[key] if v is None else v)
+        ratio[key] = number("host", name, key, defaults[key] if v is None else v)
     reserved = raw.get("reserved_memory_mib")
-    reserved = _number("host", name, "reserved_memory_mib",
+    reserved = number("host", name, "reserved_memory_mib",
                        defaults["reserved_memory_mib"] if reserved is None else reserved, allow_zero=True)
-    cpus = _number("host", name, "cpus", raw.get("cpus"))
-    memory = _number("host", name, "memory_mib", raw.get("memory_mib"))
+    cpus = number("host", name, "cpus", raw.get("cpus"))
+    memory = number("host", name, "memory_mib", raw.get("memory_mib"))
     cap = {"vcpus": cpus * ratio["cpu_ratio"]}
     pools_mib = 0.0
     for size, hp in sorted((raw.get("hugepages") or {}).items()):
         field = "hugepages.%s" % size
         if size not in PAGE_KIB:
             raise SpecError("unknown page size (expected one of %s)" % ", ".join(PAGE_KIB), name, field, kind="host")
-        total = _number("host", name, field + ".total", (hp or {}).get("total", 0), allow_zero=True)
+        total = number("host", name, field + ".total", (hp or {}).get("total", 0), allow_zero=True)
         if total:
             cap["hugepages_" + size] = total
             pools_mib += total * PAGE_KIB[size] / 1024.0
@@ -156,10 +156,10 @@ def host_capacity(raw, defaults=None):
                         % (_num(memory), _num(reserved), _num(pools_mib)), name, "memory_mib", kind="host")
     cap["memory_mib"] = usable * ratio["memory_ratio"]
     for pool, size in sorted((raw.get("pools") or {}).items()):
-        cap["disk_" + pool] = _number("host", name, "pools.%s" % pool, size) * ratio["disk_ratio"]
+        cap["disk_" + pool] = number("host", name, "pools.%s" % pool, size) * ratio["disk_ratio"]
     used = {}
     for res, amount in sorted((raw.get("used") or {}).items()):
-        used[res] = _number("host", name, "used.%s" % res, amount, allow_zero=True)
+        used[res] = number("host", name, "used.%s" % res, amount, allow_zero=True)
     backends = _names("host", name, "backends", raw.get("backends"))
     return {"name": name, "capacity": cap, "used": used, "backends": backends,
             "networks": _names("host", name, "networks", raw.get("networks")),
@@ -173,8 +173,8 @@ def guest_demand(raw):
         raise SpecError("a guest must be a mapping with a name, got %r" % (raw,), None, "guests")
     name = raw["name"]
     _unknown("guest", name, raw, GUEST_KEYS)
-    vcpus = _number("guest", name, "vcpus", raw.get("vcpus") or 1)
-    memory = _number("guest", name, "memory_mib", raw.get("memory_mib") or 0, allow_zero=True)
+    vcpus = number("guest", name, "vcpus", raw.get("vcpus") or 1)
+    memory = number("guest", name, "memory_mib", raw.get("memory_mib") or 0, allow_zero=True)
     demand = {"vcpus": vcpus}
     if raw.get("hugepages"):
         size = raw.get("hugepage_size") or "2M"
@@ -185,7 +185,7 @@ def guest_demand(raw):
         demand["memory_mib"] = memory
     disk = {}
     for pool, size in sorted((raw.get("disks") or {}).items()):
-        amount = _number("guest", name, "disks.%s" % pool, size, allow_zero=True)
+        amount = number("guest", name, "disks.%s" % pool, size, allow_zero=True)
         if amount:
             disk["disk_" + pool] = amount
     for key in ("host", "current", "affinity", "anti_affinity", "backend"):

@@ -50,7 +50,7 @@ def validate(raw):
             raise SpecError("must be >= 0, got %r" % spec[field], name, field, kind=KIND)
     for field in ("cpu_ratio", "memory_ratio"):
         if spec[field] is not None:
-            _placement._number(KIND, name, field, spec[field])  # pylint: disable=protected-access
+            _placement.number(KIND, name, field, spec[field])
     if spec["capacity_check"] is None:
         spec["capacity_check"] = True
     if spec["postcopy"] and not spec["timeout"]:
