@@ -118,8 +118,10 @@ options:
         O(memory_ratio) and O(reserved_memory_mib) of the destination. Only the guests running there count,
         as for the guest modules' C(capacity_check); a stopped guest moved with O(offline) takes nothing until
         it starts (its start is then checked by the guest module).
-      - O(disk_ratio) is not used - the disks copied with O(copy_storage) are not checked against the
-        capacity of the destination's pools.
+      - With O(copy_storage), the disks libvirt creates on the destination (their capacity on the source)
+        count against the destination pools they land in, at O(disk_ratio) of each pool's capacity with what
+        the pool already allocates as its use (field V(disk_<pool>)). A disk that no pool on the source holds
+        has no known size and is not counted.
     type: bool
     default: true
 notes:

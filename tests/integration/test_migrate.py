@@ -317,6 +317,13 @@ def test_copy_storage_moves_the_disk_between_hosts_without_shared_storage(hosts,
         r = run_module("migrate", args(name, a, b))
         assert r["rc"] != 0 and "disks[0]: %spool/%s.qcow2 is not on the destination's storage" % (PREFIX, name) \
             in r["msg"], r
+        # the 8 MiB copy against the destination pool's disk_ratio (capacity_check's disk rule)
+        _s, capacity, allocation, _a = cb.storagePoolLookupByName(PREFIX + "pool").info()
+        r = run_module("migrate", args(name, a, b, tunnelled=False, copy_storage=True, migration_host="127.0.0.1",
+                                       disk_ratio=(allocation + (1 << 20)) / capacity))
+        assert r["rc"] != 0 and "disk_%spool: refused, on the destination %s pool %spool has 1.0 MiB left" % (
+            PREFIX, b.uri, PREFIX) in r["msg"] and "need 8.0 MiB: short by 7.0 MiB" in r["msg"], r
+        assert names(ca) == [(name, "running", True)] and names(cb) == []
         r = run_module("migrate", args(name, a, b, tunnelled=False, copy_storage=True, migration_host="127.0.0.1"))
         assert r["rc"] == 0 and r["changed"] and r["state"] == "running", r
         assert names(ca) == [] and names(cb) == [(name, "running", True)]

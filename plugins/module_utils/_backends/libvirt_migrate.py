@@ -14,6 +14,7 @@ definition (define on the destination, undefine on the source)."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -40,7 +41,8 @@ def validate(raw):
         raise SpecError("invalid guest name %r" % (name,), name if isinstance(name, str) else None, "name", kind=KIND)
     spec = {k: raw.get(k) for k in ("name", "uri", "dest_uri", "live", "offline", "copy_storage", "bandwidth",
                                     "timeout", "postcopy", "p2p", "tunnelled", "migration_host",
-                                    "capacity_check", "cpu_ratio", "memory_ratio", "reserved_memory_mib")}
+                                    "capacity_check", "cpu_ratio", "memory_ratio", "disk_ratio",
+                                    "reserved_memory_mib")}
     if not spec["dest_uri"] or not isinstance(spec["dest_uri"], str):
         raise SpecError("required: the libvirt URI of the destination host", name, "dest_uri", kind=KIND)
     if spec["dest_uri"] == spec["uri"]:
@@ -48,7 +50,7 @@ def validate(raw):
     for field in ("bandwidth", "timeout", "reserved_memory_mib"):
         if spec[field] is not None and spec[field] < 0:
             raise SpecError("must be >= 0, got %r" % spec[field], name, field, kind=KIND)
-    for field in ("cpu_ratio", "memory_ratio"):
+    for field in ("cpu_ratio", "memory_ratio", "disk_ratio"):
         if spec[field] is not None:
             _placement.number(KIND, name, field, spec[field])
     if spec["capacity_check"] is None:
@@ -166,6 +168,8 @@ class MigrateHandler(OperationHandler):
             guest = source or dest
             if source is not None and dest is None:
                 facts.update(self._dest_facts(dconn, source["config"], spec))
+                if spec["copy_storage"]:
+                    facts["copies"] = self._copies(src_conn, dconn, source["config"], facts, spec)
                 if source["state"] != "stopped":
                     facts["demand"] = _use(dom, libvirt)
         return {"source": source, "dest": dest, "facts": facts, "guest": guest,
@@ -209,6 +213,40 @@ class MigrateHandler(OperationHandler):
                 except libvirt.libvirtError:
                     facts["volumes"][disk["path"]] = False
         return facts
+
+    def _copies(self, src_conn, dconn, config, facts, spec):
+        """The disks copy_storage copies (writable disks the destination lacks): for each, the
+        destination pool libvirt creates its copy in (a volume's own pool; for a path, the active
+        pool whose directory holds it, None when there is none) and its size on the source (its
+        capacity, as libvirt creates the copy; None when no pool there holds it); and, with
+        capacity_check, what those pools hold and can hold."""
+        libvirt = lv.libvirt
+        by_dir = None
+        copies = []
+        for i, disk in enumerate(config["disks"]):
+            key = disk["pool"] + "/" + disk["volume"] if disk["volume"] else disk["path"]
+            if not key or disk["device"] != "disk" or disk["readonly"] or facts["volumes"].get(key):
+                continue
+            if disk["volume"]:
+                pool = disk["pool"]
+            else:
+                if by_dir is None:
+                    by_dir = {}
+                    for p in dconn.listAllStoragePools(libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE):
+                        path = ET.fromstring(p.XMLDesc(0)).findtext("target/path")
+                        if path:
+                            by_dir.setdefault(os.path.normpath(path), p.name())
+                pool = by_dir.get(os.path.dirname(os.path.normpath(disk["path"])))
+            try:
+                vol = (src_conn.storagePoolLookupByName(disk["pool"]).storageVolLookupByName(disk["volume"])
+                       if disk["volume"] else src_conn.storageVolLookupByPath(disk["path"]))
+                size = vol.info()[1]
+            except libvirt.libvirtError:
+                size = None
+            copies.append({"index": i, "key": key, "pool": pool, "bytes": size})
+        pools = sorted({c["pool"] for c in copies if c["pool"]})
+        space = self._dest_backend.pool_space(pools) if spec["capacity_check"] and pools else {}
+        return {"disks": copies, "pools": {name: list(v) for name, v in space.items()}}
 
     @staticmethod
     def _pool(dconn, name, refreshed):
@@ -463,13 +501,22 @@ def _admit(spec, facts):
     capacity after the ratios: ``_placement.admit``, as capacity_check admits a guest that
     starts there. A stopped guest moving offline takes nothing until it starts (and its
     start is then admitted by the guest module's capacity_check)."""
-    demand = facts.get("demand") or {}
+    demand = dict(facts.get("demand") or {})
     others = {}
     for use in facts["running"].values():
         for res, amount in use.items():
             others[res] = others.get(res, 0) + amount
-    ratios = {k: spec.get(k) for k in ("cpu_ratio", "memory_ratio", "reserved_memory_mib")}
-    ok, report, refusal = _placement.admit(facts["host"], others, demand, ratios)
+    host = facts["host"]
+    copies = facts.get("copies") or {}
+    if copies.get("pools"):  # copy_storage: the copies against the pools they land in, as disk_ratio counts them
+        host = dict(host, pools={name: cap for name, (cap, _alloc) in copies["pools"].items()})
+        for name, (_cap, alloc) in copies["pools"].items():
+            others["disk_" + name] = float(alloc)
+        for c in copies["disks"]:
+            if c["pool"] in copies["pools"] and c["bytes"]:
+                demand["disk_" + c["pool"]] = demand.get("disk_" + c["pool"], 0.0) + c["bytes"]
+    ratios = {k: spec.get(k) for k in ("cpu_ratio", "memory_ratio", "disk_ratio", "reserved_memory_mib")}
+    ok, report, refusal = _placement.admit(host, others, demand, ratios)
     if ok:
         return
     short = [(res, r["used"] + r["requested"] - r["capacity"]) for res, r in sorted(report.items())
@@ -514,6 +561,12 @@ def _check_destination(spec, cfg, facts, offline):
             continue
         exists = facts["volumes"].get(key)
         if spec["copy_storage"] and disk["device"] == "disk" and not disk["readonly"]:
+            copy = [c for c in (facts.get("copies") or {}).get("disks", ()) if c["index"] == i]
+            if copy and copy[0]["pool"] is None:
+                raise SpecError("no active storage pool on the destination has the directory %s: libvirt creates "
+                                "the copy of %s in a pool there (define one, or move the disk first)"
+                                % (os.path.dirname(os.path.normpath(disk["path"])), key), name, field + ".path",
+                                kind=KIND)
             continue  # libvirt creates it in the destination pool and copies it
         if not exists:
             raise SpecError("%s is not on the destination's storage (shared storage with the volume in a pool there, "
