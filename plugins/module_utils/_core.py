@@ -395,14 +395,18 @@ class Run(object):
 
 
 def _disk_demand(p):
-    """{pool: bytes} a guest plan adds to its pools: the size of each volume it creates, the
-    growth of each it grows (a volume converted from a file without a size is not counted)."""
+    """{pool: bytes} a guest plan adds to its pools: the size of each volume it creates (an
+    overlay without a ``size``: its backing's virtual size, which it is created with), the growth
+    of each it grows."""
     out = {}
     for _handler, sub, current in p.get("children") or ():
         v = sub["desired"]
-        if sub["kind"] != "volume" or not sub["changed"] or not v.get("size"):
+        size = v.get("size")
+        if not size and sub["action"] == "create":
+            size = v.get("backing_size")
+        if sub["kind"] != "volume" or not sub["changed"] or not size:
             continue
-        add = v["size"] - ((current or {}).get("size") or 0) if sub["action"] in ("create", "update") else 0
+        add = size - ((current or {}).get("size") or 0) if sub["action"] in ("create", "update") else 0
         if add > 0:
             out[v["pool"]] = out.get(v["pool"], 0) + add
     return out

@@ -152,9 +152,16 @@ def test_admission_refuses_volumes_past_the_disk_ratio(fleet, tmp_path):
                    disks=[{"volume": FLEET + "-bigdisk.qcow2", "pool": FLEET + "-disk", "size": "30GiB"}])
         small = dict(TINY, name=FLEET + "-smalldisk",
                      disks=[{"volume": FLEET + "-smalldisk.qcow2", "pool": FLEET + "-disk", "size": "64MiB"}])
-        args = {"uri": hs[1].uri, "fleet": FLEET, "guests": [big, small], "disk_ratio": ratio}
+        # overlays without a size: created with, and counted at, their backing file's virtual size
+        for base, size in (("big", "30G"), ("small", "64M")):
+            subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(tmp_path / (base + ".qcow2")), size],
+                           check=True)
+        overlays = [dict(TINY, name=FLEET + "-ovl" + base, disks=[{
+            "volume": FLEET + "-ovl%s.qcow2" % base, "pool": FLEET + "-disk", "backing": str(tmp_path / (base + ".qcow2"))}])
+            for base in ("big", "small")]
+        args = {"uri": hs[1].uri, "fleet": FLEET, "guests": [big, small] + overlays, "disk_ratio": ratio}
         result = run_module("guests", args)
-        assert result["failed"] and result["failed_guests"] == [FLEET + "-bigdisk"], result
+        assert result["failed"] and result["failed_guests"] == [FLEET + "-bigdisk", FLEET + "-ovlbig"], result
         res = {r["name"]: r for r in result["results"]}
         msg = res[FLEET + "-bigdisk"]["msg"]
         assert ("guest '%s-bigdisk': capacity_check: refused, disk_%s-disk: pool %s-disk has" % (FLEET, FLEET, FLEET)
@@ -162,11 +169,13 @@ def test_admission_refuses_volumes_past_the_disk_ratio(fleet, tmp_path):
         report = res[FLEET + "-bigdisk"]["capacity"]["disk_%s-disk" % FLEET]
         assert report["requested"] == 30 * 1024 ** 3 and report["capacity"] == pytest.approx(capacity * ratio)
         assert res[FLEET + "-smalldisk"]["capacity"]["disk_%s-disk" % FLEET]["requested"] == 64 * 1024 ** 2
+        assert "the guest's new volumes need 30.0 GiB" in res[FLEET + "-ovlbig"]["msg"], res[FLEET + "-ovlbig"]
         assert FLEET + "-bigdisk" not in names(conn) and FLEET + "-smalldisk" in names(conn)
         pool.refresh(0)
-        assert sorted(pool.listVolumes()) == [FLEET + "-smalldisk.qcow2"]
+        assert sorted(pool.listVolumes()) == [FLEET + "-ovlsmall.qcow2", FLEET + "-smalldisk.qcow2"]
+        assert pool.storageVolLookupByName(FLEET + "-ovlsmall.qcow2").info()[1] == 64 * 1024 ** 2
     finally:
-        for name in (FLEET + "-smalldisk", FLEET + "-bigdisk"):
+        for name in (FLEET + "-smalldisk", FLEET + "-bigdisk", FLEET + "-ovlsmall", FLEET + "-ovlbig"):
             try:
                 conn.lookupByName(name).undefine()
             except libvirt.libvirtError:

@@ -11,7 +11,7 @@
 - ``atomic_write``: temp file in the same directory, fsync, rename (0600 by default: a
   config can hold a secret).
 - probes: ``is_bridge`` (``/sys/class/net/X/bridge``), ``sniff_format`` (qcow2 or raw),
-  ``find_program``; ``random_mac``; ``NAME_RE``/``BRIDGE_RE``.
+  ``image_size`` (virtual size), ``find_program``; ``random_mac``; ``NAME_RE``/``BRIDGE_RE``.
 - ``Power`` / ``to_state`` / ``stop``: the one start/stop/pause/resume/save state machine over
   each backend's primitives, with graceful shutdown bounded by ``shutdown_timeout`` and a
   forced power-off only with ``force_stop``.
@@ -23,6 +23,7 @@ import contextlib
 import os
 import random
 import re
+import struct
 import subprocess
 import tempfile
 
@@ -30,7 +31,7 @@ from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors impor
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model import NAME_RE
 
 __all__ = ("NAME_RE", "BRIDGE_RE", "ENV", "Runner", "boundary", "atomic_write", "is_bridge", "sniff_format",
-           "find_program", "random_mac", "Power", "to_state", "stop")
+           "image_size", "find_program", "random_mac", "Power", "to_state", "stop")
 
 #: a Linux interface name (IFNAMSIZ - 1 characters)
 BRIDGE_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,15}$")
@@ -144,6 +145,19 @@ def sniff_format(path):
             return "qcow2" if f.read(4) == b"QFI\xfb" else "raw"
     except (IOError, OSError):
         return "raw"
+
+
+def image_size(path):
+    """The virtual size in bytes of an image file as a guest sees it: a qcow2's from its header
+    (bytes 24-31, big-endian), anything else its length; None when it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(32)
+            if head[:4] == b"QFI\xfb":
+                return struct.unpack(">Q", head[24:32])[0] if len(head) == 32 else None
+            return f.seek(0, os.SEEK_END)
+    except (IOError, OSError):
+        return None
 
 
 def random_mac(used, rng=None):

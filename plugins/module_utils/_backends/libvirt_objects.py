@@ -246,7 +246,7 @@ class VolumeHandler(_Handler):
                 if not os.path.exists(b):
                     raise SpecError("file %r does not exist" % b, v["name"], "backing", kind="volume")
                 v["backing_path"], v["backing_format"] = b, host.sniff_format(b)
-                v["backing_size"] = None
+                v["backing_size"] = host.image_size(b)
             else:
                 bvol = self.lookup(dict(v, name=b))
                 if bvol is None:

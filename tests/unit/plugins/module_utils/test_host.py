@@ -114,6 +114,17 @@ def test_sniff_format(tmp_path):
     assert host.sniff_format(str(tmp_path / "missing")) == "raw"
 
 
+def test_image_size(tmp_path):
+    import struct
+    qcow = tmp_path / "a.qcow2"
+    qcow.write_bytes(b"QFI\xfb" + b"\0" * 20 + struct.pack(">Q", 3 << 30) + b"\0" * 64)
+    raw = tmp_path / "b.img"
+    raw.write_bytes(b"x" * 4096)
+    assert host.image_size(str(qcow)) == 3 << 30
+    assert host.image_size(str(raw)) == 4096
+    assert host.image_size(str(tmp_path / "missing")) is None
+
+
 @pytest.mark.parametrize("name", ["../../etc", "br0/../x", "a" * 16, "", None, "br 0"])
 def test_is_bridge_refuses_what_is_not_an_interface_name(name):
     assert not host.is_bridge(name)

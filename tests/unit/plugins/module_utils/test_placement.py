@@ -195,6 +195,13 @@ def test_disk_demand_counts_created_and_grown_volumes_only():
                       vol("none", 9 * GIB, {"size": 9 * GIB}), vol("create", None),
                       vol("create", GIB, pool="other"), vol("create", GIB, kind="cloud_init")]}
     assert _disk_demand(p) == {"vm": 4 * GIB, "other": GIB}
+    # no size: an overlay counts its backing's virtual size, which it is created with (on create only)
+    overlay = (None, {"kind": "volume", "changed": True, "action": "create",
+                      "desired": {"pool": "vm", "size": None, "backing": "/base.qcow2", "backing_size": GIB}}, None)
+    updated = (None, {"kind": "volume", "changed": True, "action": "update",
+                      "desired": {"pool": "vm", "size": None, "backing": "base", "backing_size": 8 * GIB}},
+               {"size": GIB})
+    assert _disk_demand({"children": [overlay, updated]}) == {"vm": GIB}
 
 
 # -- pack's invariants on generated fleets (bench/placement.py's generator, smaller) -----------
