@@ -262,7 +262,7 @@ def idmap(name, field, value):
     (a privileged container). Ranges may not overlap on either side, container root (0) must be
     mapped for uids and gids, and host id 0 never is (that container would be root on the host)."""
     if not isinstance(value, list):
-        raise _err("expected a list of {kind, container, host, count} ranges ([] for none)", name, field)
+        raise _err("expected a list of ranges (kind, container, host, count), [] for none", name, field)
     ranges = []
     for i, item in enumerate(value):
         f = "%s[%d]" % (field, i)
