@@ -94,10 +94,17 @@ BAD = [
     ({"disks": [{"path": "/dev/null", "device": "cdrom"}]}, "disks[0].device", "a container has no cdrom"),
     ({"cpuset": "0-63"}, "cpuset", "does not exist"),
     ({"config": {"lxc.cgroup.cpuset.cpus": "0"}}, "config.lxc.cgroup.cpuset.cpus", "use the 'cpuset' option"),
+    # id maps (unprivileged containers)
+    ({"idmap": [{"container": 0, "host": 100000, "count": 0}]}, "idmap[0].count", "must be at least 1"),
+    ({"idmap": [{"container": 0, "host": -5, "count": 10}]}, "idmap[0].host", "must be at least 0"),
+    ({"idmap": [{"container": 1, "host": 100000, "count": 10}]}, "idmap", "no range maps the container's root uid 0"),
+    ({"idmap": [{"container": 0, "host": 100000, "count": 65536},
+                {"kind": "uid", "container": 1000, "host": 300000, "count": 10}]}, "idmap[1]", "overlaps idmap[0]"),
+    ({"idmap": [{"container": 0, "host": 0, "count": 65536}]}, "idmap[0].host", "maps host id 0"),
 ]
 
 
-def test_vm_only_keys_refused_by_name_before_any_change():
+def test_vm_only_keys_and_bad_id_maps_refused_by_name_before_any_change():
     """One guests call, one bad container per key: each fails alone, naming guest and field."""
     before = lx.state_hash()
     specs = [dict({"name": "%sbad%d" % (PREFIX, i), "template": "busybox", "state": "stopped"}, **bad)
@@ -230,25 +237,3 @@ def test_unprivileged_container_from_a_rootfs_directory(tmp_path):
     assert os.stat(os.path.join(dest, "tmp")).st_gid == 100005
     assert os.stat(root).st_uid == 0, "the source is left as it was"
     assert not run({"guests": [spec]}, module="guests")["changed"]
-
-
-IDMAP_BAD = [
-    ([{"container": 0, "host": 100000, "count": 0}], "idmap[0].count", "must be at least 1"),
-    ([{"container": 0, "host": -5, "count": 10}], "idmap[0].host", "must be at least 0"),
-    ([{"container": 1, "host": 100000, "count": 10}], "idmap", "no range maps the container's root uid 0"),
-    ([{"container": 0, "host": 100000, "count": 65536}, {"kind": "uid", "container": 1000, "host": 300000,
-                                                         "count": 10}], "idmap[1]", "overlaps idmap[0]"),
-    ([{"container": 0, "host": 0, "count": 65536}], "idmap[0].host", "maps host id 0"),
-]
-
-
-def test_bad_idmap_refused_by_name_before_any_change():
-    before = lx.state_hash()
-    specs = [{"name": "%sbadmap%d" % (PREFIX, i), "template": "busybox", "idmap": bad}
-             for i, (bad, _f, _w) in enumerate(IDMAP_BAD)]
-    r = run({"guests": specs}, module="guests")
-    assert r["failed"] and sorted(r["failed_guests"]) == sorted(s["name"] for s in specs), r.get("msg")
-    for spec, (_bad, field, words) in zip(specs, IDMAP_BAD):
-        line = [ln for ln in r["msg"].splitlines() if "guest '%s': " % spec["name"] in ln]
-        assert line and ("guest '%s': %s: " % (spec["name"], field)) in line[0] and words in line[0], (field, line)
-    assert lx.state_hash() == before and not [n for n in lx.names() if "badmap" in n]
