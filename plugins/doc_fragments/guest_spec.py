@@ -315,12 +315,13 @@ options:
   config:
     description:
       - "O(backend=lxc) only. Extra raw C(lxc.*) keys of the container config, e.g.
-        V({lxc.apparmor.profile: unconfined, lxc.cap.drop: [sys_module, sys_time]})."
+        V({lxc.tty.max: 2, lxc.cap.drop: [sys_module, sys_time]})."
       - A value is a string, an integer, a boolean (written V(1)/V(0)) or a list of them (the key repeated,
         in order). Each key declared replaces all its lines in the file; V([]) removes the key.
       - Keys are checked by liblxc's own parser before anything changes. Keys virtfleet manages
         through other options (C(lxc.start.auto), the memory and CPU cgroup limits, C(lxc.net.N.type/link/flags/hwaddr),
-        C(lxc.rootfs.*)) are refused naming the option to use; other C(lxc.net.N.*) keys of a declared interface are allowed.
+        C(lxc.rootfs.*), C(cpuset.cpus), the C(nesting.conf) include, C(lxc.apparmor.profile),
+        C(lxc.apparmor.allow_nesting), C(lxc.idmap)) are refused naming the option to use; other C(lxc.net.N.*) keys of a declared interface are allowed.
       - Keys set here earlier and no longer declared are removed. When O(config) is omitted, raw keys are left as they are.
       - Order, spacing, quoting and comments in the file do not matter. A change is applied at the next start
         (reported in C(restart_fields) of a running container).
