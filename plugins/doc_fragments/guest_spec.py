@@ -315,12 +315,13 @@ options:
   config:
     description:
       - "O(backend=lxc) only. Extra raw C(lxc.*) keys of the container config, e.g.
-        V({lxc.apparmor.profile: unconfined, lxc.cap.drop: [sys_module, sys_time]})."
+        V({lxc.tty.max: 2, lxc.cap.drop: [sys_module, sys_time]})."
       - A value is a string, an integer, a boolean (written V(1)/V(0)) or a list of them (the key repeated,
         in order). Each key declared replaces all its lines in the file; V([]) removes the key.
       - Keys are checked by liblxc's own parser before anything changes. Keys virtfleet manages
         through other options (C(lxc.start.auto), the memory and CPU cgroup limits, C(lxc.net.N.type/link/flags/hwaddr),
-        C(lxc.rootfs.*)) are refused naming the option to use; other C(lxc.net.N.*) keys of a declared interface are allowed.
+        C(lxc.rootfs.*), C(cpuset.cpus), the C(nesting.conf) include, C(lxc.apparmor.profile),
+        C(lxc.apparmor.allow_nesting), C(lxc.idmap)) are refused naming the option to use; other C(lxc.net.N.*) keys of a declared interface are allowed.
       - Keys set here earlier and no longer declared are removed. When O(config) is omitted, raw keys are left as they are.
       - Order, spacing, quoting and comments in the file do not matter. A change is applied at the next start
         (reported in C(restart_fields) of a running container).
@@ -507,4 +508,43 @@ options:
         the AppArmor profile C(lxc-container-default-with-nesting), C(/proc) and C(/sys) mounted again for a
         nested container); V(false) removes it. Restart-only.
     type: bool
+  apparmor_profile:
+    description:
+      - O(backend=lxc) only. The container's AppArmor profile, C(lxc.apparmor.profile) (written after the
+        O(nesting) include, so it wins over C(nesting.conf)'s profile). V(generated) (liblxc generates one per
+        container), V(unconfined), or the name of a profile loaded on the host. A named profile on a host without
+        AppArmor is refused (liblxc would ignore it and start the container unconfined), as is one the host has
+        not loaded. V(generated) and V(unconfined) are accepted on any host; without AppArmor both mean no
+        confinement. With O(nesting=true), V(generated) also sets O(apparmor_allow_nesting). Restart-only.
+        Left out, the config is left as it is. Raw O(config) cannot set it.
+    type: str
+  apparmor_allow_nesting:
+    description:
+      - O(backend=lxc) only. C(lxc.apparmor.allow_nesting) - a V(generated) profile that allows nested
+        containers, with C(/proc) and C(/sys) mounted again under C(/dev/.lxc). Restart-only.
+    type: bool
+  idmap:
+    description:
+      - O(backend=lxc) only. An unprivileged container, C(lxc.idmap) - container ids O(idmap[].container) to
+        O(idmap[].count) map to host ids from O(idmap[].host). Set when the container is made - a template runs in
+        the container's user namespace, a O(rootfs) copy has its owners shifted. A different map for an existing
+        container (or one for a privileged container) is refused, as the rootfs is owned by the ids of the map it
+        was made with. V([]) is a privileged container. Ranges may not overlap, container root (uid and gid 0)
+        must be mapped, host id 0 never is.
+    type: list
+    elements: dict
+    suboptions:
+      kind:
+        description: V(both) (the default) maps uids and gids alike; V(uid) or V(gid) one of them.
+        type: str
+        choices: [both, uid, gid]
+      container:
+        description: The first id inside the container.
+        type: int
+      host:
+        description: The host id it maps to (a subordinate range, e.g. V(100000)).
+        type: int
+      count:
+        description: How many ids the range maps (at least 1).
+        type: int
 """

@@ -19,8 +19,10 @@ description:
   - A hypervisor that cannot be read is a warning naming it and the others are still listed;
     with O(strict=true) it is an error.
   - Groups C(<prefix>hypervisor_<host>), C(<prefix>state_<state>), C(<prefix>backend_<backend>)
-    and C(<prefix>fleet_<fleet>) (managed guests only); host variables prefixed C(virtfleet_)
-    (see the notes). Every string read from a hypervisor or a guest is marked unsafe, so it is
+    and C(<prefix>fleet_<fleet>) (managed guests only), C(<prefix>tag_<tag>) for each of the guest's
+    free O(virtfleet.hypervisor.guest#module:tags) (characters other than letters, digits and C(_)
+    become C(_), as Ansible sanitizes group names, so tag C(env=prod) is group C(virtfleet_tag_env_prod));
+    host variables prefixed C(virtfleet_) (see the notes). Every string read from a hypervisor or a guest is marked unsafe, so it is
     never templated.
   - The config file name must end with C(virtfleet_guests.yml) or C(virtfleet_guests.yaml).
 author:
@@ -115,6 +117,7 @@ notes:
     (libvirt URI or C(ssh://host)), C(virtfleet_backend) (C(libvirt), C(lxc), C(xl)), C(virtfleet_state)
     (C(running), C(stopped), C(paused), C(crashed)), C(virtfleet_autostart), C(virtfleet_persistent),
     C(virtfleet_managed), C(virtfleet_fleet), C(virtfleet_agent) (agent channel connected),
+    C(virtfleet_tags) (list, as declared), C(virtfleet_title), C(virtfleet_description) (empty when unset),
     C(virtfleet_addresses) (list of C(ip), C(mac), C(interface), C(family), C(source)) and the
     guest modules' spec fields as they name them (C(virtfleet_vcpus), C(virtfleet_memory) in MiB,
     C(virtfleet_max_memory), C(virtfleet_disks), C(virtfleet_interfaces), ...); C(ansible_host)
@@ -416,6 +419,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 self.inventory.add_child(group, hostname)
             if rec["managed"] and rec["fleet"]:
                 self.inventory.add_child(self._group("fleet", rec["fleet"]), hostname)
+            for tag in rec.get("tags") or ():  # a record cached before tags were read has none
+                self.inventory.add_child(self._group("tag", tag), hostname)
             self._construct(hostname, hostvars, strict, key_failures)
         for key, (host, err) in sorted(key_failures.items()):
             self.display.warning("keyed_groups: key %r gives no group for guest %s (%s); no guest got a group from it"

@@ -219,9 +219,14 @@ def read_libvirt(conn, libvirt, hypervisor, uri, sources=ADDRESS_SOURCES, agent_
 
 def guest_record(name, hypervisor, uri, backend, state, spec, autostart, persistent=True, managed=False,
                  fleet=None, uuid=None):
+    """One guest. ``title``, ``description`` and ``tags`` are the labels the guest modules keep
+    (libvirt: <title>, <description>, the managed metadata's tags; xl: the cfg's virtfleet_*
+    keys; lxc: virtfleet.json), "" and [] when the guest has none."""
     return {"name": name, "uuid": uuid, "hypervisor": hypervisor, "uri": uri, "backend": backend,
             "state": state, "autostart": bool(autostart), "persistent": persistent, "managed": bool(managed),
             "fleet": fleet, "agent": False, "addresses": [], "ansible_host": None,
+            "title": spec.get("title") or "", "description": spec.get("description") or "",
+            "tags": sorted(str(t) for t in spec.get("tags") or ()),
             "spec": {k: spec.get(k) for k in SPEC_FIELDS if k in spec}}
 
 
@@ -288,7 +293,7 @@ def read_probe(doc, hypervisor, where):
 
 def _lxc_records(doc, hypervisor, where):
     from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _render_lxc as rlxc
-    from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends.lxc import parse_listing
+    from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends.lxc import labels_of, parse_listing
     listing = parse_listing(doc["listing"])
     out = []
     for name in sorted(listing):
@@ -301,6 +306,7 @@ def _lxc_records(doc, hypervisor, where):
                 spec = rlxc.to_model(rlxc.parse(c["config"]), doc["cgroup"], (mark or {}).get("config_keys") or (), ())
             except Exception:  # pylint: disable=broad-except  # a config LXC itself would refuse
                 spec = {}
+        spec.update(labels_of(mark))  # kept in the marker, not in the config
         rec = guest_record(name, hypervisor, where, "lxc", info["state"], spec, info["autostart"],
                            managed=mark is not None and bool(mark.get("fleet")),
                            fleet=(mark or {}).get("fleet"))

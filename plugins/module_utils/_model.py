@@ -311,6 +311,12 @@ GUEST_FIELDS = (
     # issue 16, containers: the host CPUs a container may run on (cgroup cpuset), nesting
     Field("cpuset", parse=mdev.parser("cpuset"), optional=True),
     Field("nesting", "bool", bool, parse=_bool, optional=True),
+    # containers: the AppArmor profile (lxc.apparmor.*) and an unprivileged container's id map
+    Field("apparmor_profile", parse=mdev.parser("apparmor_profile"), optional=True),
+    Field("apparmor_allow_nesting", "bool", bool, parse=_bool, optional=True),
+    Field("idmap", "list", list, elements="dict", parse=mdev.parser("idmap"), optional=True, options=(
+        Field("kind", choices=mdev.IDMAP_KINDS), Field("container", "int", int), Field("host", "int", int),
+        Field("count", "int", int))),
 )
 FIELDS = {f.name: f for f in GUEST_FIELDS}
 GUEST_DEFAULTS = {f.name: f.default for f in GUEST_FIELDS if not f.optional}

@@ -41,6 +41,11 @@ PCI_RE = re.compile(r"^(?:([0-9a-f]{4}):)?([0-9a-f]{2}):([0-9a-f]{2})\.([0-7])$"
 CPUSET_RE = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$")
 FEATURE_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 TAG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:=-]{0,62}$")
+# containers (lxc): AppArmor profile names as apparmor_parser and liblxc take them
+APPARMOR_BUILTIN = ("generated", "unconfined")
+APPARMOR_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:/+-]{0,254}$")
+IDMAP_KINDS = ("both", "uid", "gid")
+ID_LIMIT = 2 ** 32 - 1  # (uid_t)-1 is no id: every mapped id is below it
 _TARGET_PREFIX = {"virtio": "vd", "sata": "sd", "scsi": "sd", "ide": "hd"}
 
 # top-level guest keys of this module, with what leaving them out means (None: unmanaged)
@@ -228,6 +233,71 @@ def tags(name, field, value):
     return sorted(set(value))
 
 
+def apparmor_profile(name, field, value):
+    """``generated``, ``unconfined`` or the name of a loaded AppArmor profile (host check: the backend)."""
+    if not isinstance(value, str) or not APPARMOR_RE.match(value):
+        raise _err("expected generated, unconfined or an AppArmor profile name (letters, digits and _.:/+-), got %r"
+                   % (value,), name, field)
+    return value
+
+
+def canonical_idmap(entries):
+    """[(u|g, container, host, count)] -> the model's sorted list of {kind, container, host, count};
+    a range mapped for both uids and gids is one ``both`` item."""
+    uids = {e[1:] for e in entries if e[0] == "u"}
+    gids = {e[1:] for e in entries if e[0] == "g"}
+    out = [(r, "both") for r in uids & gids] + [(r, "uid") for r in uids - gids] + [(r, "gid") for r in gids - uids]
+    return [{"kind": k, "container": r[0], "host": r[1], "count": r[2]}
+            for r, k in sorted(out, key=lambda x: (x[0], IDMAP_KINDS.index(x[1])))]
+
+
+def idmap_lines(idmap):
+    """The model's id map as ``lxc.idmap`` values (``u 0 100000 65536``), uid ranges first."""
+    return (["u %(container)d %(host)d %(count)d" % e for e in idmap if e["kind"] in ("both", "uid")]
+            + ["g %(container)d %(host)d %(count)d" % e for e in idmap if e["kind"] in ("both", "gid")])
+
+
+def idmap(name, field, value):
+    """An unprivileged container's id map: [{kind: both|uid|gid, container, host, count}]; [] is none
+    (a privileged container). Ranges may not overlap on either side, container root (0) must be
+    mapped for uids and gids, and host id 0 never is (that container would be root on the host)."""
+    if not isinstance(value, list):
+        raise _err("expected a list of ranges (kind, container, host, count), [] for none", name, field)
+    ranges = []
+    for i, item in enumerate(value):
+        f = "%s[%d]" % (field, i)
+        item = _mapping(name, f, item, ("kind", "container", "host", "count"))
+        kind = _choice(name, f + ".kind", item.get("kind", "both"), IDMAP_KINDS)
+        for key in ("container", "host", "count"):
+            if key not in item:
+                raise _err("%s is required (e.g. container: 0, host: 100000, count: 65536)" % key, name, f + "." + key)
+        start = _int(name, f + ".container", item["container"], 0, ID_LIMIT - 1)
+        host = _int(name, f + ".host", item["host"], 0, ID_LIMIT - 1)
+        count = _int(name, f + ".count", item["count"], 1, ID_LIMIT)
+        for key, base in (("container", start), ("host", host)):
+            if base + count > ID_LIMIT:
+                raise _err("%s + count passes the last id %d" % (key, ID_LIMIT - 1), name, f + ".count")
+        if host == 0:
+            raise _err("maps host id 0: the container's ids would include the host's root; map subordinate "
+                       "ids (e.g. host: 100000)", name, f + ".host")
+        ranges.append((i, kind, start, host, count))
+    for kind in ("uid", "gid"):
+        mine = [r for r in ranges if r[1] in (kind, "both")]
+        for side, at in (("container", 2), ("host", 3)):
+            spans = sorted(mine, key=lambda r, at=at: r[at])
+            for a, b in zip(spans, spans[1:]):
+                if b[at] < a[at] + a[4]:
+                    first, later = sorted((a[0], b[0]))
+                    raise _err("overlaps %s[%d]: %s %ss %d-%d are mapped twice" % (
+                        field, first, side, kind, b[at], min(a[at] + a[4], b[at] + b[4]) - 1),
+                        name, "%s[%d]" % (field, later))
+        if ranges and not any(r[2] == 0 for r in mine):
+            raise _err("no range maps the container's root %s 0 (an unprivileged container needs one: "
+                       "container: 0)" % kind, name, field)
+    return canonical_idmap([(k, s, h, n) for _i, kind, s, h, n in ranges
+                            for k in ("u", "g") if kind in ("both", {"u": "uid", "g": "gid"}[k])])
+
+
 _PARSERS = {
     "boot": boot,
     "firmware": lambda n, f, v: _choice(n, f, v, FIRMWARES),
@@ -249,6 +319,8 @@ _PARSERS = {
     "description": lambda n, f, v: _text(n, f, v, 4096),
     "tags": tags,
     "cpuset": cpuset,
+    "apparmor_profile": apparmor_profile,
+    "idmap": idmap,
 }
 
 
@@ -262,6 +334,12 @@ def guest_rules(name, g):
     uefi, a topology adds up to the vCPUs, a page size needs hugepages..."""
     if g.get("title") is not None and "\n" in g.get("title"):
         raise _err("a title is one line", name, "title")
+    if g.get("nesting") and g.get("apparmor_profile") == "generated":
+        # the generated profile replaces nesting.conf's; it allows a nested container only with allow_nesting
+        if g.get("apparmor_allow_nesting") is False:
+            raise _err("nesting with apparmor_profile generated needs the generated profile to allow it: leave "
+                       "apparmor_allow_nesting out (or true)", name, "apparmor_allow_nesting")
+        g["apparmor_allow_nesting"] = True
     if g.get("secure_boot") and g.get("firmware") != "uefi":
         raise _err("needs firmware: uefi", name, "secure_boot")
     if g.get("hugepage_size") is not None and not g.get("hugepages"):

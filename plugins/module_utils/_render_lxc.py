@@ -24,9 +24,12 @@ config          the user's raw ``lxc.*`` keys (each key's whole list of values)
 cpuset          ``lxc.cgroup.cpuset.cpus`` (v1) / ``lxc.cgroup2.cpuset.cpus`` (v2): the host CPUs
 nesting         ``lxc.include = <lxc config dir>/nesting.conf`` (AppArmor profile with nesting,
                 /proc and /sys mounted again under dev/.lxc for a container inside)
+apparmor_*      ``lxc.apparmor.profile`` (after the nesting include: it wins), ``lxc.apparmor.allow_nesting``
+idmap           ``lxc.idmap = u|g <container> <host> <count>`` (set when the container is made)
 ==============  ===========================================================================
 
-``cpuset`` and ``nesting`` left out of a spec (None) are not managed: their lines stay as they are.
+``cpuset``, ``nesting``, ``apparmor_*`` and ``idmap`` left out of a spec (None) are not managed:
+their lines stay as they are.
 """
 
 from __future__ import annotations
@@ -53,6 +56,11 @@ LIMIT_FILES = {
 CPUSET_KEYS = frozenset(CGROUP_PREFIX[v] + "cpuset.cpus" for v in CGROUP_PREFIX)
 INCLUDE_KEY = "lxc.include"
 NESTING_CONF = "/usr/share/lxc/config/nesting.conf"  # LXC 4.0 - 6.0 on Debian/Ubuntu
+APPARMOR_KEY = "lxc.apparmor.profile"
+ALLOW_NESTING_KEY = "lxc.apparmor.allow_nesting"
+IDMAP_KEY = "lxc.idmap"
+# config keys of model options: the field a line belongs to (managed only when the spec names it)
+OPTION_KEYS = {APPARMOR_KEY: "apparmor_profile", ALLOW_NESTING_KEY: "apparmor_allow_nesting", IDMAP_KEY: "idmap"}
 LIMIT_KEYS = frozenset(CGROUP_PREFIX[v] + f for v, fields in LIMIT_FILES.items()
                        for files in fields.values() for f in files)
 NET_RE = re.compile(r"^lxc\.net\.(\d+)\.(.+)$")
@@ -196,6 +204,8 @@ def _is_managed(key, value, desired=None):
         return desired.get("cpuset") is not None
     if is_nesting(key, value):
         return desired.get("nesting") is not None
+    if key in OPTION_KEYS:
+        return desired.get(OPTION_KEYS[key]) is not None
     if key in (AUTOSTART_KEY, "lxc.net") or key in LIMIT_KEYS:
         return True
     m = NET_RE.match(key)
@@ -227,6 +237,21 @@ def _nics(pairs):
     return out
 
 
+def idmap_of(pairs):
+    """The model's id map from the ``lxc.idmap`` lines (an empty value clears the list, as liblxc
+    reads it); a malformed line is left out (liblxc refuses to start such a container)."""
+    out = []
+    for k, v in pairs:
+        if k != IDMAP_KEY:
+            continue
+        f = v.split()
+        if not f:
+            out = []
+        elif len(f) == 4 and f[0] in ("u", "g") and all(x.isdigit() for x in f[1:]):
+            out.append((f[0], int(f[1]), int(f[2]), int(f[3])))
+    return mdev.canonical_idmap(out)
+
+
 def to_model(lines, version, raw_keys=(), want_keys=()):
     """The managed fields of a config as a guest-model dict.
 
@@ -251,6 +276,9 @@ def to_model(lines, version, raw_keys=(), want_keys=()):
                 disks.append(disk_from_entry(v))
     g["disks"] = disks
     g["nesting"] = any(is_nesting(k, v) for k, v in pairs)
+    g["apparmor_profile"] = last(APPARMOR_KEY) or None
+    g["apparmor_allow_nesting"] = (last(ALLOW_NESTING_KEY) or "0").strip() not in ("", "0")
+    g["idmap"] = idmap_of(pairs)
     config = {}
     for key in sorted(set(raw_keys) | set(want_keys)):
         values = [v for v in vals.get(key, []) if not (key == MOUNT_KEY and disk_from_entry(v)) and not is_nesting(key, v)]
@@ -284,6 +312,12 @@ def render(lines, desired, version, old_raw_keys=()):
     block = [HEADER, "%s = %d" % (AUTOSTART_KEY, 1 if desired.get("autostart") else 0)]
     if desired.get("nesting"):
         block.append("%s = %s" % (INCLUDE_KEY, NESTING_CONF))
+    if desired.get("apparmor_profile") is not None:
+        block.append("%s = %s" % (APPARMOR_KEY, desired["apparmor_profile"]))
+    if desired.get("apparmor_allow_nesting") is not None:
+        block.append("%s = %d" % (ALLOW_NESTING_KEY, 1 if desired["apparmor_allow_nesting"] else 0))
+    for value in mdev.idmap_lines(desired.get("idmap") or []):
+        block.append("%s = %s" % (IDMAP_KEY, value))
     for field in ("memory", "vcpus", "cpu_shares", "cpuset"):
         for name, value in limit_settings(version, field, desired.get(field)):
             block.append("%s%s = %s" % (CGROUP_PREFIX[version], name, value))
@@ -339,6 +373,8 @@ def normalize_config(name, raw, n_interfaces):
         if key == AUTOSTART_KEY or key in LIMIT_KEYS:
             option = [opt for test, opt in _MANAGED_HINT if test(key)][0]
             raise SpecError("managed by virtfleet: use the '%s' option" % option, name, field)
+        if key in OPTION_KEYS:
+            raise SpecError("managed by virtfleet: use the '%s' option" % OPTION_KEYS[key], name, field)
         if key == INCLUDE_KEY and any(is_nesting(key, _value(name, field, v))
                                       for v in (raw[key] if isinstance(raw[key], list) else [raw[key]])):
             raise SpecError("managed by virtfleet: use the 'nesting' option", name, field)

@@ -224,7 +224,8 @@ def test_lxc_host_read_by_the_probe(tmp_path):
     lx.purge()
     try:
         r = run_module("guest", {"name": "vftest-inv-ct", "backend": "lxc", "template": "busybox", "memory": 64,
-                                 "state": "stopped", "fleet": "red"})
+                                 "state": "stopped", "fleet": "red", "tags": ["web", "env=prod"],
+                                 "title": "Web front"})
         assert r["rc"] == 0, r
         _proc, doc = inventory(tmp_path, """\
             plugin: virtfleet.hypervisor.guests
@@ -236,5 +237,9 @@ def test_lxc_host_read_by_the_probe(tmp_path):
                 ct["virtfleet_hypervisor"], ct["virtfleet_memory"]) == ("lxc", "stopped", True, "red", "lxc-here", 64)
         assert "vftest-inv-ct" in hosts_of(doc, "virtfleet_fleet_red")
         assert "vftest-inv-ct" in hosts_of(doc, "virtfleet_backend_lxc")
+        # the guest's free tags (kept in its marker) are groups, sanitized as Ansible does
+        assert "vftest-inv-ct" in hosts_of(doc, "virtfleet_tag_web")
+        assert "vftest-inv-ct" in hosts_of(doc, "virtfleet_tag_env_prod")
+        assert ([plain(t) for t in ct["virtfleet_tags"]], ct["virtfleet_title"]) == (["env=prod", "web"], "Web front")
     finally:
         lx.purge()

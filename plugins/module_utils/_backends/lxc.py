@@ -23,6 +23,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 import time
 
@@ -64,6 +65,59 @@ def host_cpus(path="/sys/devices/system/cpu/online"):
             return mdev.parse_cpuset(f.read().strip())
     except (IOError, OSError, ValueError):
         return set()
+
+
+APPARMOR_ENABLED = "/sys/module/apparmor/parameters/enabled"
+APPARMOR_PROFILES = "/sys/kernel/security/apparmor/profiles"
+
+
+def apparmor_state(enabled=APPARMOR_ENABLED, profiles=APPARMOR_PROFILES):
+    """(enabled, loaded profile names or None when the list cannot be read) of this host's AppArmor."""
+    try:
+        with open(enabled) as f:
+            on = f.read().strip().upper().startswith("Y")
+    except (IOError, OSError):
+        return False, None
+    try:
+        with open(profiles) as f:
+            names = {line.rsplit(" (", 1)[0].strip() for line in f if line.strip()}
+    except (IOError, OSError):
+        names = None
+    return on, names
+
+
+def root_ids(idmap):
+    """(uid, gid) on the host of the container's root."""
+    return tuple([e["host"] for e in idmap if e["container"] == 0 and e["kind"] in ("both", k)][0]
+                 for k in ("uid", "gid"))
+
+
+def shift_owners(root, idmap, name=None):
+    """Give every file under ``root`` (not crossing into other filesystems) the host ids its
+    container ids map to, keeping setuid/setgid bits (chown clears them): a rootfs copied as host
+    root becomes one the unprivileged container owns. Hard links are shifted once. An id no range
+    maps fails naming ``idmap`` (the container would see it as nobody)."""
+    maps = {k: [(e["container"], e["host"], e["count"]) for e in idmap if e["kind"] in ("both", k)]
+            for k in ("uid", "gid")}
+
+    def to_host(kind, value, path):
+        for start, base, count in maps[kind]:
+            if start <= value < start + count:
+                return base + value - start
+        raise BackendError("%s %d of %s is not mapped by idmap (the container would see it as nobody): map it "
+                           "or fix the rootfs" % (kind, value, path), name, "idmap")
+
+    dev, seen = os.lstat(root).st_dev, set()
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if os.lstat(os.path.join(dirpath, d)).st_dev == dev]
+        for path in ([dirpath] if dirpath == root else []) + [os.path.join(dirpath, n) for n in dirnames + filenames]:
+            st = os.lstat(path)
+            if (st.st_dev, st.st_ino) in seen:
+                continue
+            seen.add((st.st_dev, st.st_ino))
+            os.lchown(path, to_host("uid", st.st_uid, path), to_host("gid", st.st_gid, path))
+            if not stat.S_ISLNK(st.st_mode) and st.st_mode & (stat.S_ISUID | stat.S_ISGID):
+                os.chmod(path, stat.S_IMODE(st.st_mode))
 
 
 def labels_of(mark):
@@ -152,7 +206,7 @@ class LxcBackend(GuestBackend):
     caps = Capabilities(
         backend="lxc",
         fields=("fleet", "autostart", "vcpus", "memory", "cpu_shares", "disks", "interfaces", "config",
-                "cpuset", "nesting") + LABELS,
+                "cpuset", "nesting", "apparmor_profile", "apparmor_allow_nesting", "idmap") + LABELS,
         keys=("template", "template_options", "rootfs", "config"),
         # limits are cgroup values, changed on the running container; the rest needs a restart
         live={"memory": "any", "vcpus": "any", "cpu_shares": "any", "cpuset": "any"},
@@ -352,6 +406,24 @@ class LxcBackend(GuestBackend):
         if guest.get("nesting") and not os.path.isfile(render.NESTING_CONF):
             raise SpecError("%s is not installed on this host (it comes with the lxc package)" % render.NESTING_CONF,
                             name, "nesting")
+        profile = guest.get("apparmor_profile")
+        if profile is not None and profile not in mdev.APPARMOR_BUILTIN:
+            enabled, loaded = apparmor_state()
+            if not enabled:
+                raise SpecError("this host has no AppArmor (%s missing or N): liblxc would start the container "
+                                "unconfined, ignoring profile %r; use generated or unconfined, or leave it out"
+                                % (APPARMOR_ENABLED, profile), name, "apparmor_profile")
+            if loaded is not None and profile not in loaded:
+                raise SpecError("AppArmor profile %r is not loaded on this host (load it with apparmor_parser -r "
+                                "first)" % profile, name, "apparmor_profile")
+        if guest.get("idmap") is not None and name in self.listing():
+            had = render.idmap_of(render.entries(render.parse(self._read_config(name))))
+            if had != guest["idmap"]:
+                raise UnsupportedChange(
+                    "the container exists with id map %s; its rootfs is owned by the ids that map gives, so "
+                    "another map would leave a rootfs it cannot use, and virtfleet never re-creates a container "
+                    "(its rootfs may hold data): remove it with state=absent and declare it again, or leave "
+                    "'idmap' out" % (json.dumps(had) if had else "none (a privileged container)"), name, "idmap")
 
     @staticmethod
     def _resolve_disk(name, idx, disk):
@@ -528,6 +600,11 @@ class LxcBackend(GuestBackend):
         try:
             if not template:
                 self._copy_rootfs(name, desired["rootfs"])
+                if desired.get("idmap"):  # a template runs in the container's user namespace already
+                    with host.boundary("shifting the rootfs owners", name, field="idmap"):
+                        shift_owners(self._rootfs_dir(name), desired["idmap"], name)
+                        # as lxc-create does for a template: the container's root reaches its rootfs
+                        os.chown(cdir, *root_ids(desired["idmap"]))
             written = render.parse(self._read_config(name))
             paths = [i for i, (k, _v, _t) in enumerate(written) if k == "lxc.rootfs.path"]
             lines = [line for i, line in enumerate(written) if i not in paths[:-1]]  # -t none writes it twice

@@ -51,6 +51,27 @@ def test_groups_variables_and_a_name_on_two_hypervisors(plugin, capsys):
     assert "ansible_host" not in v
 
 
+def test_tags_are_groups_with_ansible_safe_names_and_labels_are_variables(plugin):
+    labelled = inv.guest_record("web1", "kvm01", "qemu:///system", "libvirt", "running",
+                                {"memory": 32, "tags": ["web", "env=prod", "a.b-c"], "title": "Web",
+                                 "description": "front\nend"}, False, managed=True, fleet="blue")
+    cached = rec("db", "kvm01", "blue")  # a record cached before tags were read
+    del cached["tags"]
+    p = plugin()
+    p._populate([labelled, cached, rec("web2", "kvm02", "blue")])  # pylint: disable=protected-access
+    assert hosts(p, "virtfleet_tag_web") == ["web1"]
+    assert hosts(p, "virtfleet_tag_env_prod") == ["web1"] and hosts(p, "virtfleet_tag_a_b_c") == ["web1"]
+    assert not [g for g in p.inventory.groups if g.startswith("virtfleet_tag_") and "db" in hosts(p, g)]
+    v = p.inventory.get_host("web1").get_vars()
+    assert (v["virtfleet_tags"], v["virtfleet_title"], v["virtfleet_description"]) == (
+        ["a.b-c", "env=prod", "web"], "Web", "front\nend")
+    v2 = p.inventory.get_host("web2").get_vars()
+    assert (v2["virtfleet_tags"], v2["virtfleet_title"], v2["virtfleet_description"]) == ([], "", "")
+    p = plugin(group_prefix="vf_")
+    p._populate([labelled])  # pylint: disable=protected-access
+    assert hosts(p, "vf_tag_env_prod") == ["web1"]
+
+
 def test_filters(plugin):
     p = plugin(fleets=["blue"])
     p._populate(  # pylint: disable=protected-access

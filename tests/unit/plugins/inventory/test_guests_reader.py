@@ -248,3 +248,29 @@ def test_a_definition_the_modules_reader_refuses_is_listed_bare(rec):
     guests = by_name(inv.read_libvirt(Conn(rec), libvirt, "h", "qemu:///system"))
     assert len(guests) == 4
     assert guests["vftest-invrec-stop"]["spec"] == {} and guests["vftest-invrec-stop"]["state"] == "stopped"
+
+
+def test_labels_read_back_from_each_backend(rec):
+    """title, description and tags, as the guest modules keep them: libvirt metadata, lxc marker, xl cfg."""
+    uuid = [d["uuid"] for d in rec["domains"] if d["name"] == "vftest-invrec-stop"][0]
+    for key, xml in rec["xml"][uuid].items():
+        xml = xml.replace('"fleet": "green",', '"fleet": "green", "tags": ["web", "env=prod"],')
+        rec["xml"][uuid][key] = xml.replace("</uuid>", "</uuid>\n  <title>Stop</title>\n  <description>two\nlines"
+                                            "</description>", 1)
+    guests = by_name(inv.read_libvirt(Conn(rec), libvirt, "kvm01", "qemu:///system"))
+    stop = guests["vftest-invrec-stop"]
+    assert (stop["tags"], stop["title"], stop["description"]) == (["env=prod", "web"], "Stop", "two\nlines")
+    assert (guests["vftest-invrec-run"]["tags"], guests["vftest-invrec-run"]["title"]) == ([], "")
+
+    mark = json.loads(fixture("lxc-busybox-managed.json"))
+    mark["labels"] = {"title": "bb", "tags": ["db", "ci"]}
+    doc = {"backend": "lxc", "cgroup": 2, "listing": fixture("lxc-ls-fancy.txt"),
+           "containers": {"vftest-rec-bb": {"config": fixture("lxc-busybox-managed.config"), "marker": mark,
+                                            "ipv4": []}}}
+    bb = by_name(inv.read_probe(doc, "lxc01", "ssh://lxc01"))["vftest-rec-bb"]
+    assert (bb["tags"], bb["title"], bb["description"]) == (["ci", "db"], "bb", "")
+
+    cfg = fixture("xl-rec-pv.cfg") + 'virtfleet_tags = [ "xen", "pv" ]\nvirtfleet_title = "PV"\n'
+    doc = {"backend": "xl", "list": fixture("xl-list.txt"), "configs": {"vftest-rec-pv": {"text": cfg, "auto": True}}}
+    pv = by_name(inv.read_probe(doc, "xen01", "ssh://xen01"))["vftest-rec-pv"]
+    assert (pv["tags"], pv["title"]) == (["pv", "xen"], "PV")
