@@ -27,8 +27,6 @@ from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _plan
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import BACKENDS, get_backend
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import libvirt as lv
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import libvirt_objects as lvo
-from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import libvirt_backup as lvb
-from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import libvirt_migrate as lvm
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _seed as seed
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _snapshot as snapshot
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _deps
@@ -155,9 +153,17 @@ KINDS = {
     "cloud_init": _object_kind(lvo.SeedHandler),
     # over a guest backend (``backend``), like guests
     "snapshot": snapshot.SnapshotKind,
-    "guest_backup": _operation_kind(lvb.BackupHandler),
-    "migrate": _operation_kind(lvm.MigrateHandler),
 }
+
+
+def register_operation(name, handler_cls):
+    """Add an operation kind (``guest_backup``, ``migrate``: a handler that shows its own diff
+    and final state) to KINDS. The module that runs it registers it, importing the handler's
+    file itself, so that no other module packs or imports that code: Ansible ships a module
+    every module_utils file it imports, and ``guests`` has no use for migration's or backup's."""
+    KINDS[name] = _operation_kind(handler_cls)
+
+
 #: kinds whose objects belong to a guest backend chosen with ``backend``
 GUEST_BACKED = ("guest", "snapshot")
 # the Python module each kind's toolstack needs, with its pip name
