@@ -24,7 +24,7 @@ from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors impor
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _model
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _placement
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _plan
-from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import BACKENDS, get_backend
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import all_backends, get_backend
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import libvirt as lv
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import libvirt_objects as lvo
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _seed as seed
@@ -45,7 +45,10 @@ class GuestKind(object):
         self.backend = backend
         self.caps = backend.caps
         self.restart = restart
-        self.others = tuple(c.caps for n, c in sorted(BACKENDS.items()) if n != backend.name)
+        name = backend.name
+        # the other backends' Capabilities, for an error message only: read (and their files
+        # imported) when a spec names a key this backend does not manage
+        self.others = lambda: tuple(c.caps for n, c in sorted(all_backends().items()) if n != name)
 
     def validate(self, raw):
         return _model.guest_from_params(raw, self.caps, self.others)
