@@ -22,7 +22,6 @@ import traceback
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import (
     BackendError, SpecError, VirtfleetError)
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _model
-from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _placement
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _plan
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import all_backends, get_backend
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import libvirt as lv
@@ -260,6 +259,9 @@ class Run(object):
                     checked.append((p, grows, disk))
         if not checked:
             return
+        # imported here: most runs admit nothing (stopped guests, no growth) and inside
+        # AnsiballZ every imported file is compiled on every run (placement's is 48 KB)
+        from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _placement
         pools = sorted({pool for _p, _g, disk in checked for pool in disk})
         try:
             host_res = kind.backend.host_resources()
