@@ -108,7 +108,11 @@ def test_managed_names_leaves_out_a_guest_undefined_since_it_was_listed(backend)
 
 def test_managed_names_names_the_guest_it_could_not_read(backend):
     backend.domains()
-    backend._conn.doms[2].XMLDesc = lambda flags: (_ for _ in ()).throw(libvirt.libvirtError("connection reset"))
+
+    def reset(flags):
+        raise libvirt.libvirtError("connection reset")
+
+    backend._conn.doms[2].XMLDesc = reset
     with pytest.raises(BackendError) as e:
         backend.managed_names("f1")
     assert e.value.obj == "c" and "connection reset" in str(e.value)
