@@ -22,13 +22,10 @@ import traceback
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import (
     BackendError, SpecError, VirtfleetError)
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _model
-from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _placement
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _plan
-from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import BACKENDS, get_backend
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import all_backends, get_backend
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import libvirt as lv
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import libvirt_objects as lvo
-from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import libvirt_backup as lvb
-from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import libvirt_migrate as lvm
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _seed as seed
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _snapshot as snapshot
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _deps
@@ -47,7 +44,10 @@ class GuestKind(object):
         self.backend = backend
         self.caps = backend.caps
         self.restart = restart
-        self.others = tuple(c.caps for n, c in sorted(BACKENDS.items()) if n != backend.name)
+        name = backend.name
+        # the other backends' Capabilities, for an error message only: read (and their files
+        # imported) when a spec names a key this backend does not manage
+        self.others = lambda: tuple(c.caps for n, c in sorted(all_backends().items()) if n != name)
 
     def validate(self, raw):
         return _model.guest_from_params(raw, self.caps, self.others)
@@ -155,9 +155,17 @@ KINDS = {
     "cloud_init": _object_kind(lvo.SeedHandler),
     # over a guest backend (``backend``), like guests
     "snapshot": snapshot.SnapshotKind,
-    "guest_backup": _operation_kind(lvb.BackupHandler),
-    "migrate": _operation_kind(lvm.MigrateHandler),
 }
+
+
+def register_operation(name, handler_cls):
+    """Add an operation kind (``guest_backup``, ``migrate``: a handler that shows its own diff
+    and final state) to KINDS. The module that runs it registers it, importing the handler's
+    file itself, so that no other module packs or imports that code: Ansible ships a module
+    every module_utils file it imports, and ``guests`` has no use for migration's or backup's."""
+    KINDS[name] = _operation_kind(handler_cls)
+
+
 #: kinds whose objects belong to a guest backend chosen with ``backend``
 GUEST_BACKED = ("guest", "snapshot")
 # the Python module each kind's toolstack needs, with its pip name
@@ -251,6 +259,9 @@ class Run(object):
                     checked.append((p, grows, disk))
         if not checked:
             return
+        # imported here: most runs admit nothing (stopped guests, no growth) and inside
+        # AnsiballZ every imported file is compiled on every run (placement's is 48 KB)
+        from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _placement
         pools = sorted({pool for _p, _g, disk in checked for pool in disk})
         try:
             host_res = kind.backend.host_resources()

@@ -431,10 +431,12 @@ def guest_from_params(raw, caps="libvirt", others=()) -> GuestSpec:
     """Validate one guest spec for the backend whose Capabilities are ``caps``; return the
     normalised spec (a GuestSpec). A field the backend does not manage is refused here, once,
     naming the guest, the field and the backend; ``others`` (the other backends'
-    Capabilities) name the backend a misplaced key belongs to. Keys in ``caps.keys`` are
+    Capabilities, or a function returning them, called only for such an error) name the
+    backend a misplaced key belongs to. Keys in ``caps.keys`` are
     passed through for the backend's resolve to validate."""
     if isinstance(caps, str):  # a backend name (tests, tools)
-        from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import BACKENDS as _REGISTRY
+        from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends import all_backends
+        _REGISTRY = all_backends()
         others = tuple(c.caps for n, c in sorted(_REGISTRY.items()) if n != caps)
         caps = _REGISTRY[caps].caps
     if not isinstance(raw, dict):
@@ -448,7 +450,7 @@ def guest_from_params(raw, caps="libvirt", others=()) -> GuestSpec:
     for key in spec:
         if key in CONTROL_KEYS or key in caps.fields or key in caps.keys:
             continue
-        owners = [c.backend for c in others if key in c.fields or key in c.keys]
+        owners = [c.backend for c in _other_caps(others) if key in c.fields or key in c.keys]
         raise SpecError("not supported by backend %s%s" % (
             caps.backend, " (only %s)" % ", ".join(owners) if owners else ""), name, key)
     for key, value in caps.defaults.items():
@@ -457,10 +459,14 @@ def guest_from_params(raw, caps="libvirt", others=()) -> GuestSpec:
     _refuse_sub_keys(name, caps, others, spec)
     g = parse_fields(name, "", spec, GUEST_FIELDS, _guest_rules)
     if g["state"] not in caps.states:
-        owners = [c.backend for c in others if g["state"] in c.states]
+        owners = [c.backend for c in _other_caps(others) if g["state"] in c.states]
         raise SpecError("%s is not supported by backend %s%s" % (
             g["state"], caps.backend, " (only %s)" % ", ".join(owners) if owners else ""), name, "state")
     return g
+
+
+def _other_caps(others):
+    return others() if callable(others) else others
 
 
 def _refuse_sub_keys(name, caps, others, spec):
@@ -472,7 +478,7 @@ def _refuse_sub_keys(name, caps, others, spec):
                 continue
             known = {f.name for f in table}
             for sub in sorted(k for k, v in item.items() if v is not None and k not in allowed and k in known):
-                owners = [c.backend for c in others if sub in (c.disk_keys if key == "disks" else c.nic_keys)]
+                owners = [c.backend for c in _other_caps(others) if sub in (c.disk_keys if key == "disks" else c.nic_keys)]
                 raise SpecError("not supported by backend %s%s" % (
                     caps.backend, " (only %s)" % ", ".join(owners) if owners else ""), name, "%s[%d].%s" % (key, i, sub))
             if key == "disks" and item.get("path") is not None and item.get("size") is not None and not caps.path_size:

@@ -100,10 +100,12 @@ results:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _core, _spec
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends.libvirt_backup import BackupHandler
 
 
 def main():
     module = AnsibleModule(argument_spec=_spec.argspec("guest_backup"), supports_check_mode=True)
+    _core.register_operation("guest_backup", BackupHandler)
     _core.run(module, "guest_backup", [{k: module.params[k] for k in ("uri",) + tuple(_spec.GUEST_BACKUP)}],
               single=True)
 

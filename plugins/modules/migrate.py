@@ -167,10 +167,12 @@ results:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils import _core, _spec
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._backends.libvirt_migrate import MigrateHandler
 
 
 def main():
     module = AnsibleModule(argument_spec=_spec.argspec("migrate"), supports_check_mode=True)
+    _core.register_operation("migrate", MigrateHandler)
     _core.run(module, "migrate", [{k: module.params[k] for k in ("uri",) + tuple(_spec.MIGRATE)}], single=True)
 
 

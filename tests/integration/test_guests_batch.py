@@ -1,5 +1,6 @@
 """The guests module: batch convergence, prune safety, partial failure, bad input."""
 
+import libvirt
 import pytest
 
 from vfhelpers import PREFIX, run_module, state_hash, virsh
@@ -92,6 +93,24 @@ def test_refused_change_fails_only_that_guest(conn):
     by_name = {x["name"]: x for x in r["results"]}
     assert by_name[spec(1)["name"]]["failed"] and "force_stop" in by_name[spec(1)["name"]]["msg"]
     assert by_name[spec(2)["name"]]["state"] == "paused"
+
+
+def test_capacity_check_counts_every_running_guest_declared_or_not(conn):
+    """capacity_check adds up what the host's running guests use: a guest started outside the
+    call and the same guest declared in it count alike (the backend reads every state at once
+    and each live definition once, reusing the ones the call has read)."""
+    run_module("guests", {"guests": [spec(1, state="running", vcpus=2)], "capacity_check": False})
+    used = sum(d.info()[3] for d in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE))
+    assert used >= 2
+    # room for half a vCPU more than the running guests hold: one more vCPU is refused
+    ratio = (used + 0.5) / conn.getInfo()[2]
+    new = spec(2, state="running")
+    for declared in ([new], [spec(1, state="running", vcpus=2), new]):
+        r = run_module("guests", {"guests": declared, "cpu_ratio": ratio}, check=True)
+        assert r["failed_guests"] == [new["name"]], r
+        report = {x["name"]: x for x in r["results"]}[new["name"]]["capacity"]["vcpus"]
+        assert (report["used"], report["requested"]) == (used, 1.0), report
+    assert spec(2)["name"] not in virsh("list", "--all", "--name").split()
 
 
 def test_duplicate_names_fail_the_whole_call_before_anything(conn):

@@ -86,6 +86,11 @@ class LibvirtBackend(GuestBackend):
         self._prefetched = {}
         #: the state apply left a guest in when it knows it without asking (a new definition)
         self._known_final = {}
+        #: what this run's reads found, per guest, for prune and capacity_check before any
+        #: change is applied: the fleet of its marker (None: not virtfleet's) and, for a running
+        #: guest, (vcpus, memory MiB, hugepages) of its live definition
+        self._fleet_of = {}
+        self._use_of = {}
         self.runner = host.Runner(run_command)
 
     @classmethod
@@ -185,17 +190,23 @@ class LibvirtBackend(GuestBackend):
             except libvirt.libvirtError:
                 return None
 
-        import concurrent.futures  # only a batch pays for the import
-
-        with concurrent.futures.ThreadPoolExecutor(max_workers=self.read_workers) as pool:
-            xmls = list(pool.map(definition, wanted))
-        for name, xml in zip(wanted, xmls):
+        for name, xml in zip(wanted, self._read_all(definition, wanted)):
             if xml is None or codes.get(name) is None:
                 continue
             state = _state_name(codes[name])
             if state == "stopped" and name in saved:
                 state = "saved"
             self._prefetched[name] = {"state": state, "xml": xml, "autostart": name in autostart}
+
+    def _read_all(self, fn, names):
+        """[fn(name) for name in names], ``read_workers`` at a time over the one connection;
+        the first exception (in the order of ``names``) is raised, as a loop would raise it."""
+        if len(names) < 2:
+            return [fn(n) for n in names]
+        import concurrent.futures  # only a batch pays for the import
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=self.read_workers) as pool:
+            return list(pool.map(fn, names))
 
     def dom_state(self, dom):
         """running | paused | stopped, or saved: shut off with a managed-save image."""
@@ -222,6 +233,9 @@ class LibvirtBackend(GuestBackend):
             live = render.parse_domain(self.call("read the managed save", dom.managedSaveGetXMLDesc,
                                                  libvirt.VIR_DOMAIN_SAVE_IMAGE_XML_SECURE), config=config)
         autostart = pre["autostart"] if pre else bool(self.call("read autostart", dom.autostart))
+        self._fleet_of[name] = config["fleet"]
+        if live is not None and state != "saved":
+            self._use_of[name] = (live["vcpus"], live["memory"], bool(live["hugepages"]))
         return {"config": config, "config_xml": config_xml, "live": live, "state": state,
                 "autostart": autostart, "managed": config["managed"]}
 
@@ -236,18 +250,26 @@ class LibvirtBackend(GuestBackend):
         return out
 
     def running_use(self):
-        out = {}
-        for name, dom in sorted(self.domains().items()):
+        """{name: (vcpus, memory MiB, hugepages)} of the running and paused guests: every state
+        from one getAllDomainStats; the live definitions this run has not read yet,
+        ``read_workers`` at a time (a guest gone since it was listed is left out)."""
+        doms = self.domains()
+        codes = {d.name(): rec.get("state.state") for d, rec in
+                 self.call("read states", self.conn.getAllDomainStats, libvirt.VIR_DOMAIN_STATS_STATE, 0)}
+        active = sorted(n for n in doms if codes.get(n) is not None and _state_name(codes[n]) != "stopped")
+
+        def use(name):
+            if name in self._use_of:
+                return self._use_of[name]
             try:
-                if _state_name(self.call("read state", dom.state)[0]) == "stopped":
-                    continue
-                g = render.parse_domain(self.call("read live definition", dom.XMLDesc, 0))
+                g = render.parse_domain(self.call("read live definition", doms[name].XMLDesc, 0))
             except BackendError as e:
                 if e.details.get("code") == libvirt.VIR_ERR_NO_DOMAIN:
-                    continue  # gone since it was listed
+                    return None  # gone since it was listed
                 raise
-            out[name] = (g["vcpus"], g["memory"], bool(g["hugepages"]))
-        return out
+            return (g["vcpus"], g["memory"], bool(g["hugepages"]))
+
+        return {name: u for name, u in zip(active, self._read_all(use, active)) if u is not None}
 
     def pool_space(self, names):
         out = {}
@@ -262,20 +284,27 @@ class LibvirtBackend(GuestBackend):
         return out
 
     def managed_names(self, fleet):
-        """Names of guests that carry virtfleet's marker for ``fleet`` (candidates for prune)."""
-        out = []
-        for name, dom in self.domains().items():
+        """Names of guests that carry virtfleet's marker for ``fleet`` (candidates for prune).
+        A definition this run has read already is not read again; the others are read
+        ``read_workers`` at a time."""
+        doms = self.domains()
+
+        def fleet_of(name):
+            if name in self._fleet_of:
+                return self._fleet_of[name]
             try:
-                xml = self.call("read definition", dom.XMLDesc, libvirt.VIR_DOMAIN_XML_INACTIVE)
+                xml = self.call("read definition", doms[name].XMLDesc, libvirt.VIR_DOMAIN_XML_INACTIVE)
             except BackendError as e:
                 if e.details.get("code") == libvirt.VIR_ERR_NO_DOMAIN:
-                    continue  # undefined since it was listed: not a candidate
+                    return None  # undefined since it was listed: not a candidate
                 e.obj = name
                 raise
             mark = render.marker(ET.fromstring(xml))
-            if mark is not None and mark.get("fleet", "default") == fleet:
-                out.append(name)
-        return sorted(out)
+            return mark.get("fleet", "default") if mark is not None else None
+
+        names = list(doms)
+        self._fleet_of.update(zip(names, self._read_all(fleet_of, names)))
+        return sorted(n for n in names if self._fleet_of[n] == fleet)
 
     def final_state(self, name):
         if name in self._known_final:
