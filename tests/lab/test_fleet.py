@@ -145,37 +145,10 @@ def test_site_second_run_with_host_roles_changes_nothing(fleet):
     assert all(r["changed"] == 0 for r in recap.values()), f"not idempotent: {recap}\n{proc.stdout[-8000:]}"
 
 
-# Everything a run could change on a host, as text (check-mode purity): every toolstack's objects
-# (libvirt domains, networks, pools and volumes; LXC configs, markers and run state; `xl list -l`
-# and the domains), the files the host roles manage, the pool data. Values that move by themselves
-# (pool free space, CPU time, running/blocked flags) are left out.
-STATE_SCRIPT = r"""
-if command -v virsh >/dev/null 2>&1; then
-  for d in $(virsh list --all --name); do
-    virsh dumpxml --inactive --security-info "$d"; virsh domstate "$d"; virsh dominfo "$d" | grep -i autostart
-  done
-  for n in $(virsh net-list --all --name); do virsh net-dumpxml "$n"; virsh net-info "$n" | grep -E '^(Active|Autostart)'; done
-  for p in $(virsh pool-list --all --name); do
-    virsh pool-dumpxml "$p" | grep -v -E '<(capacity|allocation|available)'
-    virsh vol-list "$p" 2>/dev/null
-  done
-fi
-if command -v lxc-ls >/dev/null 2>&1; then
-  lxc-ls --fancy -F NAME,STATE,AUTOSTART,PID
-  for c in /var/lib/lxc/*/; do cat "$c/config" "$c/virtfleet.json" 2>/dev/null; done
-fi
-if command -v xl >/dev/null 2>&1 && [ -e /proc/xen/capabilities ]; then
-  xl list -l; xl list | awk 'NR > 1 {print $1, $2}'
-fi
-find /etc/xen /etc/sysctl.d /etc/modprobe.d /etc/modules-load.d /etc/network/interfaces.d /etc/libvirt /etc/lxc \
-  /etc/default/grub.d /etc/apparmor.d/local /etc/systemd/network /var/lib/virtfleet-test -xdev \
-  -path /etc/xen/scripts -prune -o -printf '%p %m %l\n' 2>/dev/null | sort
-find /etc/xen /etc/sysctl.d /etc/modprobe.d /etc/modules-load.d /etc/network/interfaces.d /etc/libvirt /etc/lxc \
-  /etc/default/grub.d /etc/apparmor.d/local /etc/systemd/network /var/lib/virtfleet-test -xdev \
-  -path /etc/xen/scripts -prune -o -type f -print0 2>/dev/null | sort -z | xargs -0 -r sha256sum
-sha256sum /etc/fstab /etc/default/grub /etc/default/lxc-net 2>/dev/null
-cat /proc/sys/vm/nr_hugepages; ip -br link show type bridge | awk '{print $1}' | sort
-"""
+# Everything a run could change on a host, as text (check-mode purity): every toolstack's objects,
+# the files the host roles manage and the runtime state they set, the pool data (the script is
+# shared with the molecule scenarios' check step, see molecule/resources/check_purity_*.yml).
+STATE_SCRIPT = (REPO / "molecule" / "resources" / "host_state.sh").read_text()
 
 
 def host_states(fleet) -> dict[str, str]:
