@@ -362,6 +362,48 @@ def wait_ssh(vm: dict, timeout: float = 240) -> float:
         time.sleep(2)
 
 
+def wait_booted(vm: dict, timeout: float = 300) -> str:
+    """Wait until systemd in the lab VM has finished booting (``systemctl is-system-running
+    --wait``: every start job done) and return its state, ``running`` or ``degraded``.
+
+    ssh answers as soon as sshd is up, while other units of the boot (xencommons on a Xen
+    dom0, libvirtd, networking) may still be starting: a test that starts right then races
+    the boot. Raises LabVMError with the jobs still queued and the console tail on timeout
+    or if the boot ended in another state (stopping, maintenance)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = max(deadline - time.monotonic(), 5.0)
+        try:
+            proc = subprocess.run(ssh_argv(vm, ["systemctl is-system-running --wait"], connect_timeout=30),
+                                  capture_output=True, text=True, timeout=left,
+                                  stdin=subprocess.DEVNULL, check=False)
+            state = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
+            if state in ("running", "degraded"):
+                vm["boot_finished_s"] = round(time.time() - vm.get("started_at", time.time()), 1)
+                return state
+            # 255: ssh itself failed (sshd restarting during the boot): try again
+            if proc.returncode != 255 and state not in ("", "initializing", "starting"):
+                raise LabVMError(f"lab VM {vm['name']}: the boot ended {state!r}, not running/degraded; "
+                                 f"console tail:\n{console_tail(vm)}")
+        except subprocess.TimeoutExpired:
+            pass
+        if time.monotonic() >= deadline:
+            jobs = subprocess.run(ssh_argv(vm, ["systemctl list-jobs --no-pager"], connect_timeout=30),
+                                  capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+                                  check=False).stdout
+            raise LabVMError(f"lab VM {vm['name']}: systemd had not finished booting {timeout:.0f} s after ssh "
+                             f"answered; jobs still queued:\n{jobs}\nconsole tail:\n{console_tail(vm)}")
+        time.sleep(2)
+
+
+def wait_ready(vm: dict, timeout: float = 240) -> float:
+    """wait_ssh(), then wait_booted() within the same budget; return seconds since start."""
+    t0 = time.monotonic()
+    wait_ssh(vm, timeout=timeout)
+    wait_booted(vm, timeout=max(timeout - (time.monotonic() - t0), 120.0))
+    return time.time() - vm.get("started_at", time.time())
+
+
 def _stop_locked(name: str) -> bool:
     lab = lab_dir(name)
     pid = _read_pid(lab)
@@ -452,11 +494,12 @@ def lab_vm(name: str, memory: int = DEFAULT_MEMORY, cpus: int = DEFAULT_CPUS,
            extra_args: Sequence[str] = (), timeout: float = 240, image: str = SUITE,
            kernel: str | None = None, initrd: str | None = None, append: str | None = None,
            cpu: str | None = None) -> Iterator[dict]:
-    """Start lab VM `name`, wait for ssh, yield its info; always stop it afterwards."""
+    """Start lab VM `name`, wait until it has booted (ssh answers and systemd's boot jobs are
+    done, see wait_ready()), yield its info; always stop it afterwards."""
     try:
         vm = start(name, memory=memory, cpus=cpus, extra_args=extra_args, image=image,
                    kernel=kernel, initrd=initrd, append=append, cpu=cpu)
-        wait_ssh(vm, timeout=timeout)
+        wait_ready(vm, timeout=timeout)
         yield vm
     finally:
         stop(name)
@@ -474,8 +517,8 @@ def _cmd_start(args: argparse.Namespace) -> int:
         vm = start(args.name, memory=args.memory or DEFAULT_MEMORY, cpus=args.cpus or DEFAULT_CPUS,
                    image=args.image or SUITE)
     if not args.no_wait:
-        took = wait_ssh(vm, timeout=args.timeout)
-        print(f"lab {args.name}: ssh up {took:.1f} s after start", file=sys.stderr)
+        took = wait_ready(vm, timeout=args.timeout)
+        print(f"lab {args.name}: booted (ssh up, boot jobs done) {took:.1f} s after start", file=sys.stderr)
     print(json.dumps(vm, indent=2, sort_keys=True))
     return 0
 
@@ -522,14 +565,14 @@ def _cmd_ssh(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="labvm.py", description=__doc__.split("\n\n", maxsplit=1)[0])
     sub = p.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("start", help="start a lab VM and wait for ssh")
+    s = sub.add_parser("start", help="start a lab VM and wait until it has booted")
     s.add_argument("name")
     s.add_argument("--memory", type=int, help=f"MiB (default {DEFAULT_MEMORY}, with --xen {XEN_MEMORY})")
     s.add_argument("--cpus", type=int, help=f"default {DEFAULT_CPUS}, with --xen {XEN_CPUS}")
     s.add_argument("--image", help=f"cached image (default {SUITE}, with --xen {XEN_IMAGE})")
     s.add_argument("--xen", action="store_true", help="boot the image's Xen hypervisor with dom0 (xen_boot())")
-    s.add_argument("--timeout", type=float, default=240, help="ssh wait, seconds")
-    s.add_argument("--no-wait", action="store_true", help="do not wait for ssh")
+    s.add_argument("--timeout", type=float, default=240, help="wait for ssh and the end of the boot, seconds")
+    s.add_argument("--no-wait", action="store_true", help="do not wait for ssh nor the end of the boot")
     s.set_defaults(func=_cmd_start)
     s = sub.add_parser("stop", help="kill a lab VM and remove its files")
     s.add_argument("name")

@@ -352,6 +352,8 @@ class Run(object):
             if err is not None:
                 self.errors.append(err)
                 w[0]["failed"], w[0]["msg"] = True, str(err)
+                if err.details.get("changed_nothing"):
+                    w[0]["changed"] = False  # the backend checked: the object is as it was
 
     # -- the pipeline -----------------------------------------------------------
     def converge(self, kind, raws, single=False, prune=None):

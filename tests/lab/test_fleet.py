@@ -102,8 +102,8 @@ def fleet(tmp_path_factory):
         vms["kvm"] = labvm.start(names["kvm"], image=HV_IMAGE, memory=1024)
         vms["lxc"] = labvm.start(names["lxc"], image=HV_IMAGE, memory=768)
         for kind in ("kvm", "lxc", "xen"):
-            labvm.wait_ssh(vms[kind], timeout=480)
-            TIMINGS[f"{kind} boot-to-ssh"] = round(time.monotonic() - t0, 1)
+            labvm.wait_ready(vms[kind], timeout=480)  # ssh, then systemd's boot jobs done
+            TIMINGS[f"{kind} boot-to-ready"] = round(time.monotonic() - t0, 1)
         kernel = ssh(vms["xen"], "ls /boot/vmlinuz-* | sort -V | tail -n 1").strip()
         hosts = []
         for kind, group in (("kvm", "kvm_hosts"), ("lxc", "lxc_hosts"), ("xen", "xen_hosts")):
@@ -145,37 +145,10 @@ def test_site_second_run_with_host_roles_changes_nothing(fleet):
     assert all(r["changed"] == 0 for r in recap.values()), f"not idempotent: {recap}\n{proc.stdout[-8000:]}"
 
 
-# Everything a run could change on a host, as text (check-mode purity): every toolstack's objects
-# (libvirt domains, networks, pools and volumes; LXC configs, markers and run state; `xl list -l`
-# and the domains), the files the host roles manage, the pool data. Values that move by themselves
-# (pool free space, CPU time, running/blocked flags) are left out.
-STATE_SCRIPT = r"""
-if command -v virsh >/dev/null 2>&1; then
-  for d in $(virsh list --all --name); do
-    virsh dumpxml --inactive --security-info "$d"; virsh domstate "$d"; virsh dominfo "$d" | grep -i autostart
-  done
-  for n in $(virsh net-list --all --name); do virsh net-dumpxml "$n"; virsh net-info "$n" | grep -E '^(Active|Autostart)'; done
-  for p in $(virsh pool-list --all --name); do
-    virsh pool-dumpxml "$p" | grep -v -E '<(capacity|allocation|available)'
-    virsh vol-list "$p" 2>/dev/null
-  done
-fi
-if command -v lxc-ls >/dev/null 2>&1; then
-  lxc-ls --fancy -F NAME,STATE,AUTOSTART,PID
-  for c in /var/lib/lxc/*/; do cat "$c/config" "$c/virtfleet.json" 2>/dev/null; done
-fi
-if command -v xl >/dev/null 2>&1 && [ -e /proc/xen/capabilities ]; then
-  xl list -l; xl list | awk 'NR > 1 {print $1, $2}'
-fi
-find /etc/xen /etc/sysctl.d /etc/modprobe.d /etc/modules-load.d /etc/network/interfaces.d /etc/libvirt /etc/lxc \
-  /etc/default/grub.d /etc/apparmor.d/local /etc/systemd/network /var/lib/virtfleet-test -xdev \
-  -path /etc/xen/scripts -prune -o -printf '%p %m %l\n' 2>/dev/null | sort
-find /etc/xen /etc/sysctl.d /etc/modprobe.d /etc/modules-load.d /etc/network/interfaces.d /etc/libvirt /etc/lxc \
-  /etc/default/grub.d /etc/apparmor.d/local /etc/systemd/network /var/lib/virtfleet-test -xdev \
-  -path /etc/xen/scripts -prune -o -type f -print0 2>/dev/null | sort -z | xargs -0 -r sha256sum
-sha256sum /etc/fstab /etc/default/grub /etc/default/lxc-net 2>/dev/null
-cat /proc/sys/vm/nr_hugepages; ip -br link show type bridge | awk '{print $1}' | sort
-"""
+# Everything a run could change on a host, as text (check-mode purity): every toolstack's objects,
+# the files the host roles manage and the runtime state they set, the pool data (the script is
+# shared with the molecule scenarios' check step, see molecule/resources/check_purity_*.yml).
+STATE_SCRIPT = (REPO / "molecule" / "resources" / "host_state.sh").read_text()
 
 
 def host_states(fleet) -> dict[str, str]:
@@ -266,7 +239,7 @@ def test_inventory_plugin_lists_the_fleet_over_ssh(fleet):
             f"port: {vm['ssh_port']}, private_key_file: {vm['key']}, python: /usr/bin/python3, {ssh_opts}}}\n"
             for vm, name, backend in ((xen, "lab-dom0", "xl"), (lxc, "lab-lxc", "lxc")))
         doc, err = list_inventory(fleet, "ssh.virtfleet_guests.yml",
-                                  "plugin: virtfleet.hypervisor.guests\ntimeout: 60\nhosts:\n" + hosts,
+                                  "plugin: virtfleet.hypervisor.guests\ntimeout: 300\nhosts:\n" + hosts,
                                   what="inventory: dom0 + LXC host (hosts)")
         assert "WARNING" not in err, err
         xl_guests = ["vftest-fleet-xg1", "vftest-fleet-xhand"]
@@ -303,7 +276,7 @@ def test_inventory_plugin_lists_the_fleet_over_ssh(fleet):
         # the hypervisors of the fleet's inventory, with its group_vars (ssh args, user) and
         # host vars (ports, keys): LXC and xl hosts by their group, the KVM host over qemu+ssh
         doc, err = list_inventory(fleet, "fleet.virtfleet_guests.yml",
-                                  "plugin: virtfleet.hypervisor.guests\ntimeout: 60\nhypervisor_group: hypervisors\n",
+                                  "plugin: virtfleet.hypervisor.guests\ntimeout: 300\nhypervisor_group: hypervisors\n",
                                   "-i", str(fleet.inv_dir / "hosts.yml"), what="inventory: fleet (hypervisor_group)")
         assert "WARNING" not in err, err
         assert members(doc, "virtfleet_hypervisor_vftest_xen") == xl_guests

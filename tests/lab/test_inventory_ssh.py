@@ -53,7 +53,7 @@ def test_lxc_and_xl_probes_over_ssh(tmp_path):
                  "  - {host: %s, name: lab-xl, backend: xl, %s}\n"
                  "  - {host: 127.0.0.1, name: lab-closed, backend: lxc, port: %d, user: root}\n"
                  % (vm["ssh_host"], ssh, vm["ssh_host"], ssh, closed_port()))
-        proc = inventory(tmp_path, "plugin: virtfleet.hypervisor.guests\ntimeout: 60\n" + hosts,
+        proc = inventory(tmp_path, "plugin: virtfleet.hypervisor.guests\ntimeout: 300\n" + hosts,
                          "ssh.virtfleet_guests.yml")
         assert proc.returncode == 0, proc.stderr
         doc = json.loads(proc.stdout)
@@ -63,7 +63,7 @@ def test_lxc_and_xl_probes_over_ssh(tmp_path):
         assert "hypervisor lab-xl (%s): FileNotFoundError" % vm["ssh_host"] in err and "'xl'" in err, err
         assert "hypervisor lab-closed (127.0.0.1):" in err and "its guests are not listed" in err, err
 
-        proc = inventory(tmp_path, "plugin: virtfleet.hypervisor.guests\nstrict: true\ntimeout: 60\n" + hosts,
+        proc = inventory(tmp_path, "plugin: virtfleet.hypervisor.guests\nstrict: true\ntimeout: 300\n" + hosts,
                          "strict.virtfleet_guests.yml")
         err = " ".join(proc.stderr.split())
         assert proc.returncode != 0 and "(strict: true)" in err and "Traceback" not in err, err

@@ -3,7 +3,10 @@
 `make test` runs only the `default` scenario (virt_host_check, hugepages and bridge on two
 base-image VMs, with a reboot before verify); the others are marked lab_full and run in
 `make test-lab`. Every scenario is check -> converge -> idempotence (second converge
-changed=0) -> [reboot] -> verify; molecule fails the test on any step.
+changed=0) -> [reboot] -> verify; molecule fails the test on any step. The check step is
+wrapped in a snapshot of each instance (molecule/resources/check_purity_*.yml and
+host_state.sh, imported by every converge.yml): a check-mode converge that changes anything
+the roles manage fails the scenario.
 
 Lab VMs are heavy (one TCG vCPU each on a 2-core machine): run one lab tier at a time.
 Needs the base lab image and, for the SELinux/AppArmor/LXC/Xen-host scenarios, the `security` variant

@@ -135,6 +135,30 @@ class Dom0:
         rows = self.ssh(f"xl sched-{sched} -d {shlex.quote(name)}").splitlines()
         return int(rows[-1].split()[2])
 
+    def wait_guest_up(self, name: str, timeout: float = 300) -> None:
+        """Until test guest ``name`` runs its /init: its kernel has taken xl's PV control
+        (``control/feature-poweroff`` = 1 in xenstore; libxl makes the node empty, the guest's
+        shutdown watcher writes 1) and the test initramfs printed its line on the console.
+        A shutdown or save asked before that can be lost: the kernel acknowledges the request
+        before it can run a user-space poweroff, and `xl shutdown -w` then waits forever (seen
+        in the lab: a stop asked 3 s after `xl create` never completed in 600 s). Call it once
+        per boot of the guest (it reads the console, which xenconsoled then no longer holds)."""
+        deadline = time.monotonic() + timeout
+        q = shlex.quote(name)
+        while self.ssh(f"xenstore-read /local/domain/$(xl domid {q})/control/feature-poweroff "
+                       "2>/dev/null || true").strip() != "1":
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{name}: its kernel did not take xl's PV control "
+                                     f"(control/feature-poweroff = 1) within {timeout:.0f} s")
+            time.sleep(0.5)
+        left = max(int(deadline - time.monotonic()), 10)
+        out = self.ssh(f"tty=$(xenstore-read /local/domain/$(xl domid {q})/console/tty) && "
+                       f"timeout {left} grep -a -m1 -o 'virtfleet-test-guest: up' \"$tty\"; echo rc=$?",
+                       timeout=left + 60)
+        if "virtfleet-test-guest: up" not in out:
+            raise AssertionError(f"{name}: the test initramfs did not print 'virtfleet-test-guest: up' on "
+                                 f"its console within {timeout:.0f} s ({out.strip()})")
+
     def cfg(self, name: str) -> str | None:
         out = self.ssh(f"cat /etc/xen/{name}.cfg 2>/dev/null || echo __missing__")
         return None if out.strip() == "__missing__" else out
@@ -178,7 +202,8 @@ def dom0(tmp_path_factory):
     name = f"vftest-xen-{uuid.uuid4().hex[:6]}"
     t0 = time.monotonic()
     with labvm.lab_vm(name, timeout=480, **boot) as vm:
-        TIMINGS["dom0 boot-to-ssh"] = round(time.monotonic() - t0, 1)
+        TIMINGS["dom0 boot-to-ssh"] = vm["boot_to_ssh_s"]
+        TIMINGS["dom0 booted (boot jobs done)"] = round(time.monotonic() - t0, 1)
         d = Dom0(vm, labvm.write_inventory(vm, tmp_path_factory.mktemp("inv") / "hosts.ini"))
         try:
             info = d.ssh("xl info")
@@ -203,7 +228,7 @@ def _clean(dom0):
 
 def guest_spec(dom0, name, xen_type="pv", **kw):
     spec = {"name": name, "xen_type": xen_type, "memory": 96, "kernel": dom0.kernel,
-            "ramdisk": GUEST_INITRD, "extra": EXTRA, "shutdown_timeout": 60}
+            "ramdisk": GUEST_INITRD, "extra": EXTRA, "shutdown_timeout": 300}
     spec.update(kw)
     return spec
 
@@ -267,7 +292,7 @@ def test_inventory_plugin_reads_the_dom0_over_ssh(dom0, tmp_path):
     vm = dom0.vm
     cfg = tmp_path / "dom0.virtfleet_guests.yml"
     cfg.write_text(
-        "plugin: virtfleet.hypervisor.guests\ntimeout: 60\nhosts:\n"
+        "plugin: virtfleet.hypervisor.guests\ntimeout: 300\nhosts:\n"
         f"  - {{host: {vm['ssh_host']}, name: lab-dom0, backend: xl, user: {vm['user']}, port: {vm['ssh_port']}, "
         f"private_key_file: {vm['key']}, ssh_args: [-o, StrictHostKeyChecking=no, -o, UserKnownHostsFile=/dev/null]}}\n")
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS), ANSIBLE_NOCOLOR="1",
@@ -344,6 +369,7 @@ def test_lifecycle(dom0, xen_type):
     assert (c["b_info"]["target_memkb"], c["b_info"]["max_memkb"]) == (96 * 1024, 128 * 1024)
     assert (c["b_info"]["max_vcpus"], len(c["b_info"]["avail_vcpus"])) == (2, 1)
     domid = c["domid"]
+    dom0.wait_guest_up(name)  # the graceful stop below needs its kernel and /init up
     assert not ok(dom0.guest(spec))["changed"]
 
     spec.update(memory=112, vcpus=2, cpu_shares=512)
@@ -394,6 +420,7 @@ def test_restart_fields_and_restart_if_needed(dom0):
     spec = guest_spec(dom0, name)
     ok(dom0.guest(spec))
     domid = dom0.config(name)["domid"]
+    dom0.wait_guest_up(name)  # restart=if_needed below shuts it down gracefully
     spec["extra"] = EXTRA + " quiet"
     r = ok(dom0.guest(dict(spec, memory=128)))  # above maxmem (= memory) and a new cmdline
     assert r["changed"] and r["restart_required"], r
@@ -548,7 +575,7 @@ def test_saved_xl_save_restore_and_guest_info(dom0):
     assert info["definition"] == dom0.cfg(name) and info["format"] == "xl" and info["state"] == "running"
     assert info["model"]["memory"] == 96 and info["stats"]["memory"]["current_mib"] == 96
     assert info["stats"]["cpu_time_ns"] is not None and info["snapshots"] == []
-    time.sleep(5)  # let the guest run
+    dom0.wait_guest_up(name)  # xl save needs the guest's kernel to answer the suspend request
     before = dom0.snapshot()
     r = ok(dom0.guest(dict(spec, state="saved"), check=True))
     assert r["changed"] and r["actions"] == ["save"] and r["state"] == "saved", r
@@ -653,6 +680,7 @@ def test_guest_model_pv_pins_are_read_back_from_the_running_domain(dom0):
     spec = guest_spec(dom0, name, vcpus=2, vcpu_pins={"0": "1"}, title="pinned", tags=["a"])
     r = ok(dom0.guest(spec))
     assert r["state"] == "running" and _hard_affinity(dom0, name) == {0: "1", 1: "all"}
+    dom0.wait_guest_up(name)  # restart=if_needed below shuts it down gracefully
     again = ok(dom0.guest(spec))
     assert not again["changed"] and not again["restart_required"], again
     moved = dict(spec, vcpu_pins={"0": "0"}, tags=["b"])
@@ -743,7 +771,7 @@ def test_xl_create_failing_is_named_and_a_fixed_spec_converges(dom0):
     spec = guest_spec(dom0, name, memory=total + 512, capacity_check=False)
     r = dom0.guest(spec)
     TIMINGS["module: xl create failing"] = r["took_s"]
-    assert r["rc"] != 0, r
+    assert r["rc"] != 0 and r["changed"], r  # the cfg was written
     msg = r.get("msg", "")
     assert f"guest '{name}': state: xl create failed (rc " in msg, r
     assert "libxl" in msg and "Traceback" not in msg, r
@@ -753,11 +781,12 @@ def test_xl_create_failing_is_named_and_a_fixed_spec_converges(dom0):
     assert xen_files(dom0, name) == [f"{name}.cfg"]  # no temp file, no autostart link
     info = ok(dom0.module("guest_info", {"backend": "xl", "name": name}))["guest"]
     assert (info["state"], info["model"]["memory"]) == ("stopped", total + 512), info
-    # the same declaration again: the same failure (the start is tried again), nothing else changes
+    # the same declaration again: the same failure (the start is tried again), nothing else
+    # changes, and the run says so (changed=false)
     before = dom0.snapshot()
     r = dom0.guest(spec)
     assert r["rc"] != 0 and f"guest '{name}': state: xl create failed" in r.get("msg", ""), r
-    assert r["results"][0]["actions"] == ["start"], r
+    assert r["results"][0]["actions"] == ["start"] and r["changed"] is False, r
     dom0.assert_unchanged(before)
     # fixed: the re-run rewrites the cfg and starts the guest; a third run changes nothing
     fixed = dict(spec, memory=96)

@@ -54,9 +54,13 @@ def test_guest_in_custom_dir_starts_confined(host):
         assert re.search(r"^Security model:\s+apparmor", info, re.M), info
         label = re.search(r"^Security label:\s+(\S+)\s+\(enforcing\)", info, re.M)
         assert label, info
-        time.sleep(2)
-        procs = host.check_output("ps -eo label,comm | grep qemu-system")
-        assert f"{label.group(1)} (enforce)" in procs, procs
+        # the QEMU process carries the guest's profile: polled (up to 120 s), not assumed after a sleep
+        want, procs, deadline = f"{label.group(1)} (enforce)", "", time.monotonic() + 120
+        while want not in procs and time.monotonic() < deadline:
+            procs = host.run("ps -eo label,comm | grep qemu-system").stdout
+            if want not in procs:
+                time.sleep(1)
+        assert want in procs, f"no qemu-system process confined by {want} after 120 s: {procs}"
         profile = host.file(f"/etc/apparmor.d/libvirt/{label.group(1)}.files").content_string
         assert DISK in profile
     finally:

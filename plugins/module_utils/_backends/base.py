@@ -67,7 +67,10 @@ class GuestBackend(object):
         raise NotImplementedError
 
     def apply(self, plan, current):
-        """Carry out one plan (never called in check mode); a BackendError names the guest."""
+        """Carry out one plan (never called in check mode); a BackendError names the guest.
+        A backend that checked that a failed plan changed nothing (xl: a start failing again on
+        a guest whose cfg is already as declared) sets ``details["changed_nothing"]`` on the
+        error: the core then reports that object changed=false (and no diff for it)."""
         try:
             self._apply(plan, current)
         except BackendError as e:

@@ -133,6 +133,27 @@ def test_an_exception_in_one_object_fails_only_that_object(toy, step, exc):
     assert bad["failed"] and "bad" in bad["msg"]
 
 
+def test_a_failure_the_backend_found_changed_nothing_reports_changed_false(toy):
+    """A plan that failed reports changed=true (something may have been done before the
+    failure) unless the backend checked that nothing was: then changed=false and no diff,
+    still failed, named, in check mode's changed=true all the same (issue 17: xl create)."""
+    run([{"name": "a"}, {"name": "b"}])
+    toy.boom = {("a", "apply"): BackendError("xl create failed (rc 3)", None, "state", changed_nothing=True),
+                ("b", "apply"): BackendError("xl create failed (rc 3)", None, "state")}
+    out = run([{"name": "a", "memory": 96}, {"name": "b", "memory": 96}])
+    by_name = {r["name"]: r for r in out["results"]}
+    assert out["failed"] and out["failed_guests"] == ["a", "b"]
+    assert by_name["a"]["failed"] and not by_name["a"]["changed"], by_name["a"]
+    assert by_name["b"]["failed"] and by_name["b"]["changed"], by_name["b"]
+    assert "a" not in out["diff"]["after"] and "b" in out["diff"]["after"]
+    assert out["changed"]  # b may have changed
+    toy.boom = {("a", "apply"): BackendError("xl create failed (rc 3)", None, "state", changed_nothing=True)}
+    alone = run([{"name": "a", "memory": 96}], single=True)
+    assert alone["failed"] and alone["changed"] is False and alone["diff"] == {"before": {}, "after": {}}, alone
+    assert "guest 'a': state: xl create failed (rc 3)" in alone["msg"]
+    assert run([{"name": "a", "memory": 96}], single=True, check_mode=True)["changed"]
+
+
 def test_bad_input_names_guest_and_field_and_changes_nothing(toy):
     out = run([{"name": "a", "memory": "lots"}], single=True)
     assert out["failed"] and out["object"] == "a" and out["field"] == "memory"

@@ -172,6 +172,35 @@ def test_libxl_error_text_reaches_the_user(tmp_path, xl_bin, confdir):
             assert line in msg
 
 
+def test_a_start_failing_again_is_marked_as_changing_nothing(tmp_path, xl_bin, confdir):
+    """The first failing `xl create` wrote the cfg (changed); the same declaration again only
+    retries the start: the cfg is not rewritten and no domain is left, so the error says the
+    run changed nothing (the core reports changed=false). A changed cfg with the failing start
+    is a change."""
+    err = fixture("xl-create-too-small.txt")
+    be = backend(confdir, FakeXl({("create",): (3, "", err)}))
+    g = be.resolve(spec(tmp_path))
+    with pytest.raises(BackendError) as first:
+        be.apply(plan(g, None, be.caps), None)
+    assert not first.value.details.get("changed_nothing")
+    cfg = confdir / "vftest-u.cfg"
+    mtime = cfg.stat().st_mtime_ns
+    be = backend(confdir, FakeXl({("create",): (3, "", err)}))
+    cur = be.current("vftest-u")
+    p = plan(be.resolve(spec(tmp_path)), cur, be.caps)
+    assert p["actions"] == ["start"], p
+    with pytest.raises(BackendError) as again:
+        be.apply(p, cur)
+    assert again.value.details.get("changed_nothing") is True and again.value.field == "state"
+    assert cfg.stat().st_mtime_ns == mtime
+    be = backend(confdir, FakeXl({("create",): (3, "", err)}))
+    cur = be.current("vftest-u")
+    p = plan(be.resolve(spec(tmp_path, memory=112)), cur, be.caps)
+    with pytest.raises(BackendError) as changed:
+        be.apply(p, cur)
+    assert not changed.value.details.get("changed_nothing") and "memory = 112" in cfg.read_text()
+
+
 def test_autostart_link(tmp_path, xl_bin, confdir):
     be = backend(confdir, FakeXl())
     g = be.resolve(spec(tmp_path, state="stopped", autostart=True))
