@@ -125,14 +125,33 @@ def run_playbook(text, checkout=ROOT):
     return elapsed, recap[-1] if recap else ""
 
 
+def libvirtd_cpu():
+    """CPU seconds the QEMU driver's daemon (libvirtd, or virtqemud) has used so far; None when
+    neither runs on this machine. The create run's share shows libvirtd's floor beside ours."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/stat" % pid) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        comm, rest = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+        if comm in ("libvirtd", "virtqemud"):
+            return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
+    return None
+
+
 def measure(conn, make, names, checkout=ROOT):
+    """(create s, no-op s, no-op changed=0, libvirtd CPU s during the create run or None)."""
     purge(conn)
+    cpu0 = libvirtd_cpu()
     create, _recap1 = run_playbook(make(names), checkout)
+    cpu1 = libvirtd_cpu()
     noop, recap2 = run_playbook(make(names), checkout)
     defined = sum(1 for d in conn.listAllDomains(0) if d.name().startswith(PREFIX))
     purge(conn)
     assert defined == len(names), "expected %d guests, found %d" % (len(names), defined)
-    return create, noop, "changed=0" in recap2
+    daemon = cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None
+    return create, noop, "changed=0" in recap2, daemon
 
 
 def _option(args, name, default=None):
@@ -172,9 +191,7 @@ def ab_main(conn, sizes, extra, repeat, other):
     print()
     for n, runs in rows:
         for side in ("A", "B"):
-            creates = ", ".join("%.2f" % r[0] for r in runs[side])
-            noops = ", ".join("%.2f" % r[1] for r in runs[side])
-            print("N=%d %s create: %s; no-op: %s" % (n, side, creates, noops))
+            print(runs_line("N=%d %s" % (n, side), runs[side]))
 
 
 def main():
@@ -194,10 +211,10 @@ def main():
             return
         for n in sizes:
             names = ["%s%04d" % (PREFIX, i) for i in range(n)]
-            vf = [measure(conn, lambda ns: playbook_virtfleet(ns, extra), names) for _i in range(repeat)]
-            vf = (_median([r[0] for r in vf]), _median([r[1] for r in vf]), all(r[2] for r in vf))
+            runs = [measure(conn, lambda ns: playbook_virtfleet(ns, extra), names) for _i in range(repeat)]
+            vf = (_median([r[0] for r in runs]), _median([r[1] for r in runs]), all(r[2] for r in runs))
             cl = measure(conn, playbook_community, names) if anchor else None
-            rows.append((n, vf, cl))
+            rows.append((n, vf, cl, runs))
             print("N=%d done" % n, file=sys.stderr, flush=True)
     finally:
         purge(conn)
@@ -206,15 +223,30 @@ def main():
     if not anchor:
         print("| N | virtfleet create s | virtfleet no-op s | no-op changed=0 |")
         print("|---|---|---|---|")
-        for n, (vc, vn, vok), _anchor in rows:
+        for n, (vc, vn, vok), _anchor, _runs in rows:
             print("| %d | %.2f | %.2f | %s |" % (n, vc, vn, vok))
+        print_runs(rows)
         return
     print("| N | virtfleet create s | virtfleet no-op s | no-op changed=0 | community.libvirt create s "
           "| community.libvirt no-op s | no-op changed=0 | create ratio | no-op ratio |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for n, (vc, vn, vok), (cc, cn, cok) in rows:
+    for n, (vc, vn, vok), (cc, cn, cok, _daemon), _runs in rows:
         print("| %d | %.2f | %.2f | %s | %.1f | %.1f | %s | %.0fx | %.0fx |"
               % (n, vc, vn, vok, cc, cn, cok, cc / vc, cn / vn))
+    print_runs(rows)
+
+
+def print_runs(rows):
+    print()
+    for n, _vf, _anchor, runs in rows:
+        print(runs_line("N=%d" % n, runs))
+
+
+def runs_line(label, runs):
+    """Every run's seconds, and libvirtd's CPU time in each create run."""
+    daemon = ", ".join("-" if r[3] is None else "%.2f" % r[3] for r in runs)
+    return "%s create: %s; no-op: %s; libvirtd CPU in create: %s" % (
+        label, ", ".join("%.2f" % r[0] for r in runs), ", ".join("%.2f" % r[1] for r in runs), daemon)
 
 
 if __name__ == "__main__":
