@@ -13,14 +13,14 @@ import xml.etree.ElementTree as ET
 
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._model_devices import (
     IOTUNE_KEYS, format_cpuset, parse_cpuset)
-from ansible_collections.virtfleet.hypervisor.plugins.module_utils._units import factor
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._units import libvirt_kib
 
 AGENT_CHANNEL = "org.qemu.guest_agent.0"
 
 
 # -- parsing -------------------------------------------------------------------------------
 def _kib(elem):
-    return int(elem.get("size")) * factor(elem.get("unit") or "KiB") // 1024
+    return libvirt_kib(elem.get("size"), elem.get("unit"))
 
 
 def parse_extra(root, g, mark, config=None):

@@ -142,6 +142,12 @@ def libvirt_mib(text, unit):
     return None if size is None else bytes_to_mib(size)
 
 
+def libvirt_kib(text, unit):
+    """A libvirt size whose default unit is KiB (``<page size='2048' unit='KiB'/>``) in whole KiB."""
+    size = libvirt_bytes(text, unit, default="KiB")
+    return None if size is None else size // KIB
+
+
 def xl_mem_arg(mib):
     """The size argument of ``xl mem-set`` for ``mib`` MiB: ``<N>m``."""
     return "%dm" % int(mib)

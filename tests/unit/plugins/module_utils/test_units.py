@@ -30,7 +30,18 @@ def test_unknown_units_are_refused_everywhere(unit):
     with pytest.raises(U.UnitError):
         U.libvirt_bytes("1", unit)
     with pytest.raises(U.UnitError):
+        U.libvirt_kib("2048", unit)
+    with pytest.raises(U.UnitError):
         U.parse_size("1" + unit)
+
+
+@pytest.mark.parametrize("text, unit, kib", [
+    ("2048", None, 2048), ("2048", "KiB", 2048), ("2", "M", 2048), ("1", "G", 1048576),
+    ("2097152", "b", 2048), (None, "KiB", None),
+])
+def test_libvirt_hugepage_size(text, unit, kib):
+    """<page size=... unit=...> (KiB when no unit), as the hugepage_size key reads it back."""
+    assert U.libvirt_kib(text, unit) == kib
 
 
 @pytest.mark.parametrize("text, unit, mib", [
