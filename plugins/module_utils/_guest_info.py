@@ -225,7 +225,7 @@ def lxc_stats(info, model):
     mem = _int(info.get("Memory use"))
     return {"cpu_time_ns": _int(info.get("CPU use")), "pid": _int(info.get("PID")),
             "vcpus": model.get("vcpus"), "max_vcpus": None,
-            "memory": {"current_mib": mem // (1024 * 1024) if mem is not None else None,
+            "memory": {"current_mib": units.bytes_to_mib(mem) if mem is not None else None,
                        "max_mib": model.get("memory")},
             "addresses": ips, "disks": [], "interfaces": nics}
 

@@ -16,7 +16,7 @@ import re
 
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._checks import _bool, _choice, _int, _text, _unknown_keys
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import SpecError
-from ansible_collections.virtfleet.hypervisor.plugins.module_utils._units import parse_size, UnitError
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._units import parse_kib, UnitError
 
 BOOT_DEVICES = ("hd", "cdrom", "network")
 FIRMWARES = ("bios", "uefi")
@@ -195,12 +195,9 @@ def numatune(name, field, value):
 def hugepage_size(name, field, value):
     """A page size in KiB (what libvirt writes back): '2M' -> 2048, '1G' -> 1048576."""
     try:
-        size = parse_size(value, 1024)
+        return parse_kib(value)
     except UnitError as e:
-        raise _err(str(e), name, field)
-    if size <= 0 or size % 1024:
-        raise _err("expected a page size such as 2M or 1G, got %r" % (value,), name, field)
-    return size // 1024
+        raise _err("expected a page size such as 2M or 1G: %s" % e, name, field)
 
 
 def hostdevs(name, field, value):

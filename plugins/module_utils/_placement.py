@@ -50,12 +50,12 @@ from __future__ import annotations
 import math
 
 from ansible_collections.virtfleet.hypervisor.plugins.module_utils._errors import SpecError
+from ansible_collections.virtfleet.hypervisor.plugins.module_utils._units import pages_for, pages_to_mib
 
 POLICIES = ("pack", "spread")
 # OpenStack Nova's defaults since Antelope (2023.1)
 DEFAULTS = {"cpu_ratio": 4.0, "memory_ratio": 1.0, "disk_ratio": 1.0, "reserved_memory_mib": 512}
 PAGE_KIB = {"2M": 2048, "1G": 1048576}
-GIB = 1024 ** 3
 # the size given to a pool a host declares but has not created yet (not checked, not shown)
 UNKNOWN_POOL = float(2 ** 60)
 _EPS = 1e-9
@@ -149,7 +149,7 @@ def host_capacity(raw, defaults=None):
         total = number("host", name, field + ".total", (hp or {}).get("total", 0), allow_zero=True)
         if total:
             cap["hugepages_" + size] = total
-            pools_mib += total * PAGE_KIB[size] / 1024.0
+            pools_mib += pages_to_mib(total, PAGE_KIB[size])
     usable = memory - reserved - pools_mib
     if usable <= 0:
         raise SpecError("%s MiB of memory leave nothing for guests after %s MiB reserved and %s MiB of hugepages"
@@ -180,7 +180,7 @@ def guest_demand(raw):
         size = raw.get("hugepage_size") or "2M"
         if size not in PAGE_KIB:
             raise SpecError("expected one of %s, got %r" % (", ".join(PAGE_KIB), size), name, "hugepage_size")
-        demand["hugepages_" + size] = float(math.ceil(memory * 1024.0 / PAGE_KIB[size]))
+        demand["hugepages_" + size] = pages_for(memory, PAGE_KIB[size])
     elif memory:
         demand["memory_mib"] = memory
     disk = {}
@@ -849,7 +849,7 @@ def host_from_facts(name, facts, known=(), backends=None, networks=(), bridges=(
     for g in facts.get("guests") or []:
         if g["name"] in known:
             if g.get("hugepages") and g.get("state") in ("running", "paused") and "hugepages_2M" in used:
-                used["hugepages_2M"] = max(0, used["hugepages_2M"] - math.ceil((g.get("memory_mib") or 0) / 2.0))
+                used["hugepages_2M"] = max(0, used["hugepages_2M"] - int(pages_for(g.get("memory_mib"), PAGE_KIB["2M"])))
             continue
         used["vcpus"] = used.get("vcpus", 0) + (g.get("vcpus") or 0)
         if not g.get("hugepages"):
@@ -924,7 +924,7 @@ def guest_use(vcpus, memory_mib, hugepages=False, size="2M"):
     """{resource: amount} a guest uses while it runs."""
     out = {"vcpus": float(vcpus or 0)}
     if hugepages:
-        out["hugepages_" + size] = float(math.ceil((memory_mib or 0) * 1024.0 / PAGE_KIB[size]))
+        out["hugepages_" + size] = pages_for(memory_mib, PAGE_KIB[size])
     elif memory_mib:
         out["memory_mib"] = float(memory_mib)
     return out

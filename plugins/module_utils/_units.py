@@ -21,11 +21,14 @@ xl cfg ``memory``/``maxmem``       MiB integers, no conversion; ``xl mem-set``:
 cgroup memory limits (lxc)         ``mib_to_bytes`` to write; ``cgroup_bytes`` reads the
                                   kernel's suffixes (k m g t p e) and ``max``;
                                   ``bytes_to_mib_ratio`` back to (fractional) MiB
+hugepages (``hugepage_size``,       ``parse_kib``, ``libvirt_kib``; ``pages_for`` /
+``<page size unit>``, page pools)  ``pages_to_mib`` between MiB and a count of pages
 ================================  =======================================================
 """
 
 from __future__ import annotations
 
+import math
 import re
 
 KIB = 1024
@@ -96,6 +99,15 @@ def parse_mib(value):
     return size // MIB
 
 
+def parse_kib(value):
+    """A size whose bare number is KiB (a hugepage size: ``2M``, ``1G``, ``2048``), in whole
+    KiB (> 0)."""
+    size = parse_size(value, KIB)
+    if size <= 0 or size % KIB:
+        raise UnitError("expected a whole number of KiB greater than zero, got %r" % (value,))
+    return size // KIB
+
+
 # -- MiB <-> KiB <-> bytes -----------------------------------------------------------------
 def mib_to_kib(mib):
     """MiB -> KiB: libvirt's memory unit (``setMemoryFlags``, ``<memory unit='KiB'>``)."""
@@ -117,6 +129,16 @@ def kib_to_mib(kib):
 def bytes_to_mib(size):
     """bytes -> whole MiB (rounded down)."""
     return int(size) // MIB
+
+
+def pages_for(mib, page_kib):
+    """Hugepages of ``page_kib`` KiB that hold ``mib`` MiB (rounded up), as a float (placement)."""
+    return float(math.ceil((mib or 0) * KIB / float(page_kib)))
+
+
+def pages_to_mib(count, page_kib):
+    """MiB held by ``count`` hugepages of ``page_kib`` KiB."""
+    return count * page_kib / float(KIB)
 
 
 def bytes_to_mib_ratio(size):

@@ -125,3 +125,24 @@ def test_human(n, text):
 @pytest.mark.parametrize("kib, label", [(2048, "2M"), (1048576, "1G"), (64, "64K")])
 def test_page_size_label(kib, label):
     assert U.page_size_label(kib) == label
+
+
+@pytest.mark.parametrize("value, kib", [("2M", 2048), ("1G", 1048576), ("2048", 2048), (2048, 2048), ("2MiB", 2048)])
+def test_page_sizes_in_kib(value, kib):
+    assert U.parse_kib(value) == kib
+
+
+@pytest.mark.parametrize("value", [0, "-2M", "1.5K", "2X", "1000B"])
+def test_page_sizes_refused(value):
+    with pytest.raises(U.UnitError):
+        U.parse_kib(value)
+
+
+@pytest.mark.parametrize("mib, page_kib, pages", [(1024, 2048, 512.0), (1025, 2048, 513.0), (1, 1048576, 1.0),
+                                                  (0, 2048, 0.0), (None, 2048, 0.0)])
+def test_hugepages_for_memory(mib, page_kib, pages):
+    assert U.pages_for(mib, page_kib) == pages
+
+
+def test_hugepage_pools_in_mib():
+    assert U.pages_to_mib(512, 2048) == 1024.0 and U.pages_to_mib(2, 1048576) == 2048.0
