@@ -43,7 +43,13 @@ for f in /sys/kernel/mm/hugepages/*/nr_hugepages; do echo "$f $(cat "$f")"; done
 grep hugetlbfs /proc/mounts | awk '{print $2, $3, $4}'
 ip -o addr show type bridge 2>/dev/null | awk '$4 !~ /^fe80:/ {print $2, $3, $4}' | sort
 if command -v iptables >/dev/null 2>&1; then iptables -S 2>/dev/null; iptables -t nat -S 2>/dev/null; fi
-systemctl list-unit-files --state=enabled,masked --no-legend --no-pager 2>/dev/null | awk '{print $1, $2}' | sort
+if [ -d /run/systemd/system ]; then
+  # A query that fails (systemd slow to answer on a loaded TCG VM) must not read as "no unit
+  # enabled": exit non-zero and the caller takes the snapshot again.
+  units=$(systemctl list-unit-files --state=enabled,masked --no-legend --no-pager) \
+    || { echo "host_state.sh: systemctl list-unit-files failed" >&2; exit 3; }
+  printf '%s\n' "$units" | awk '{print $1, $2}' | sort
+fi
 dpkg-query -W -f '${Package} ${Version} ${db:Status-Abbrev}\n' 2>/dev/null | sort
 stat -c '%n %a %G' /dev/kvm 2>/dev/null
 if command -v selinuxenabled >/dev/null 2>&1 && selinuxenabled; then
