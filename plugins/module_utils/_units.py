@@ -89,23 +89,25 @@ def parse_size(value, default_unit_bytes=1):
     return int(size)
 
 
-def parse_mib(value):
-    """Memory: an int is MiB; a string may carry a unit. Returns whole MiB (> 0)."""
-    size = parse_size(value, MIB)
+def _parse_whole(value, unit, label):
+    """``value`` (a bare number counts ``unit`` bytes) as a whole number (> 0) of ``unit``."""
+    size = parse_size(value, unit)
     if size <= 0:
         raise UnitError("must be greater than zero, got %r" % (value,))
-    if size % MIB:
-        raise UnitError("%r is not a whole number of MiB" % (value,))
-    return size // MIB
+    if size % unit:
+        raise UnitError("%r is not a whole number of %s" % (value, label))
+    return size // unit
+
+
+def parse_mib(value):
+    """Memory: an int is MiB; a string may carry a unit. Returns whole MiB (> 0)."""
+    return _parse_whole(value, MIB, "MiB")
 
 
 def parse_kib(value):
     """A size whose bare number is KiB (a hugepage size: ``2M``, ``1G``, ``2048``), in whole
     KiB (> 0)."""
-    size = parse_size(value, KIB)
-    if size <= 0 or size % KIB:
-        raise UnitError("expected a whole number of KiB greater than zero, got %r" % (value,))
-    return size // KIB
+    return _parse_whole(value, KIB, "KiB")
 
 
 # -- MiB <-> KiB <-> bytes -----------------------------------------------------------------
