@@ -44,9 +44,11 @@ grep hugetlbfs /proc/mounts | awk '{print $2, $3, $4}'
 ip -o addr show type bridge 2>/dev/null | awk '$4 !~ /^fe80:/ {print $2, $3, $4}' | sort
 if command -v iptables >/dev/null 2>&1; then iptables -S 2>/dev/null; iptables -t nat -S 2>/dev/null; fi
 if [ -d /run/systemd/system ]; then
-  # A query that fails (systemd slow to answer on a loaded TCG VM) must not read as "no unit
-  # enabled": exit non-zero and the caller takes the snapshot again.
-  units=$(systemctl list-unit-files --state=enabled,masked --no-legend --no-pager) \
+  # The enablement state is read from the unit files (--root=/: client side, no D-Bus call to
+  # PID 1, which a loaded TCG dom0 left unanswered for minutes: "Failed to list unit files:
+  # Connection timed out"); the same lines the manager gives. A read that still fails must not
+  # read as "no unit enabled": exit non-zero and the caller takes the snapshot again.
+  units=$(systemctl --root=/ list-unit-files --state=enabled,masked --no-legend --no-pager) \
     || { echo "host_state.sh: systemctl list-unit-files failed" >&2; exit 3; }
   printf '%s\n' "$units" | awk '{print $1, $2}' | sort
 fi
