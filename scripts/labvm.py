@@ -83,6 +83,10 @@ class LabVMError(RuntimeError):
     """A lab VM could not be built, started, reached or stopped."""
 
 
+class QemuExited(LabVMError):
+    """The lab VM's QEMU process is gone (crashed, killed, or the guest powered off)."""
+
+
 # --- paths -----------------------------------------------------------------------------
 
 def cache_dir() -> Path:
@@ -318,6 +322,9 @@ def start(name: str, memory: int = DEFAULT_MEMORY, cpus: int = DEFAULT_CPUS,
             }
             boot = {"kernel": kernel, "initrd": initrd, "append": append, "cpu": cpu}
             data.update({k: v for k, v in boot.items() if v is not None})
+            # what wait_ready() needs to start the same VM again after QEMU crashed in its boot
+            data["start_args"] = {"memory": memory, "cpus": cpus, "extra_args": list(extra_args),
+                                  "image": image, **boot}
             _write_json(lab / "vm.json", data)
             return data
         except BaseException:
@@ -342,7 +349,7 @@ def wait_ssh(vm: dict, timeout: float = 240) -> float:
     last_err = ""
     while True:
         if not is_running(vm["name"]):
-            raise LabVMError(f"lab VM {vm['name']} is not running (QEMU exited); console:\n"
+            raise QemuExited(f"lab VM {vm['name']} is not running (QEMU exited); console:\n"
                              f"{console_tail(vm)}")
         try:
             proc = subprocess.run(ssh_argv(vm, ["true"]), capture_output=True, text=True,
@@ -396,10 +403,32 @@ def wait_booted(vm: dict, timeout: float = 300) -> str:
         time.sleep(2)
 
 
-def wait_ready(vm: dict, timeout: float = 240) -> float:
-    """wait_ssh(), then wait_booted() within the same budget; return seconds since start."""
+def wait_ready(vm: dict, timeout: float = 240, qemu_restarts: int = 1) -> float:
+    """wait_ssh(), then wait_booted() within the same budget; return seconds since start.
+
+    QEMU itself exiting before ssh first answered (QEMU 7.2's TCG has crashed so: a general
+    protection fault in qemu-system-x86_64, in the host's kernel log, while a Xen dom0 was
+    booting) is not the guest's doing: the VM is started again from a fresh overlay, up to
+    `qemu_restarts` times, each with the whole `timeout`; `vm` is updated in place (new port,
+    pid, started_at) and its ``qemu_exits`` lists what each exit left on the console. A QEMU
+    that exits after ssh answered, or again, fails as before."""
     t0 = time.monotonic()
-    wait_ssh(vm, timeout=timeout)
+    exits = vm.setdefault("qemu_exits", [])
+    while True:
+        try:
+            wait_ssh(vm, timeout=timeout)
+            break
+        except QemuExited as e:
+            if len(exits) >= qemu_restarts or "start_args" not in vm:
+                raise
+            exits.append(str(e)[-2000:])
+            print(f"labvm: {e}\nlabvm: starting {vm['name']} again ({len(exits)} of {qemu_restarts})",
+                  file=sys.stderr)
+            stop(vm["name"])
+            new = start(vm["name"], **vm["start_args"])
+            vm.clear()
+            vm.update(new, qemu_exits=exits)
+            t0 = time.monotonic()
     wait_booted(vm, timeout=max(timeout - (time.monotonic() - t0), 120.0))
     return time.time() - vm.get("started_at", time.time())
 
