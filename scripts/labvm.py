@@ -317,14 +317,13 @@ def start(name: str, memory: int = DEFAULT_MEMORY, cpus: int = DEFAULT_CPUS,
                 "console_log": str(lab / "console.log"),
                 "memory": memory,
                 "cpus": cpus,
+                "image": image,
                 "image_recipe": files["stamp"].read_text().strip(),
+                "extra_args": list(extra_args),
                 "started_at": started_at,
             }
             boot = {"kernel": kernel, "initrd": initrd, "append": append, "cpu": cpu}
             data.update({k: v for k, v in boot.items() if v is not None})
-            # what wait_ready() needs to start the same VM again after QEMU crashed in its boot
-            data["start_args"] = {"memory": memory, "cpus": cpus, "extra_args": list(extra_args),
-                                  "image": image, **boot}
             _write_json(lab / "vm.json", data)
             return data
         except BaseException:
@@ -403,6 +402,10 @@ def wait_booted(vm: dict, timeout: float = 300) -> str:
         time.sleep(2)
 
 
+# start()'s arguments, as its info records them: wait_ready() starts a crashed VM again with them
+START_KEYS = ("memory", "cpus", "extra_args", "image", "kernel", "initrd", "append", "cpu")
+
+
 def wait_ready(vm: dict, timeout: float = 240, qemu_restarts: int = 1) -> float:
     """wait_ssh(), then wait_booted() within the same budget; return seconds since start.
 
@@ -419,13 +422,13 @@ def wait_ready(vm: dict, timeout: float = 240, qemu_restarts: int = 1) -> float:
             wait_ssh(vm, timeout=timeout)
             break
         except QemuExited as e:
-            if len(exits) >= qemu_restarts or "start_args" not in vm:
+            if len(exits) >= qemu_restarts:
                 raise
             exits.append(str(e)[-2000:])
             print(f"labvm: {e}\nlabvm: starting {vm['name']} again ({len(exits)} of {qemu_restarts})",
                   file=sys.stderr)
             stop(vm["name"])
-            new = start(vm["name"], **vm["start_args"])
+            new = start(vm["name"], **{k: vm[k] for k in START_KEYS if k in vm})
             vm.clear()
             vm.update(new, qemu_exits=exits)
             t0 = time.monotonic()
